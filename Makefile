@@ -1,0 +1,33 @@
+# The two commands of README.md, and the pieces they are made of.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: setup demo test test-fast services-up services-down bench lock clean
+
+setup:            ## Debian packages, Python environment, JVM jars (idempotent)
+	bash scripts/setup.sh
+
+demo: setup       ## a real game day through the platform, on embedded defaults
+	$(PY) -m readiness_platform.cli demo
+
+test: setup       ## every test, with PostgreSQL and Redis started once for the run
+	bash scripts/test.sh
+
+test-fast: setup  ## the tests that need neither Spark nor the services
+	$(PY) -m pytest -m "not spark and not slow and not services"
+
+services-up:
+	bash scripts/services.sh start
+
+services-down:
+	bash scripts/services.sh stop
+
+bench: setup      ## streaming benchmark: prints latency and throughput figures
+	$(PY) -m benchmarks.ingest_bench
+
+lock:             ## refresh constraints.txt from the current environment
+	{ echo "# Full lock of the Python environment the tests and the demo run in (pip freeze on Python 3.11)."; \
+	  echo "# Regenerate with: make lock"; $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+
+clean:
+	rm -rf var/landing var/landing.archive var/lakehouse var/checkpoints var/reports var/bench

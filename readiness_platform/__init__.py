@@ -1,0 +1,1 @@
+"""Pitcher readiness platform: pitch-by-pitch readiness, fatigue and risk from ball-tracking data."""

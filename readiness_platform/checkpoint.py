@@ -1,0 +1,63 @@
+"""What a stream's checkpoint says about itself: its query id and each micro-batch's watermark.
+
+Spark writes, before running batch N, `offsets/N` with the batch's trigger time and its event-time
+watermark. Stateful operators of batch N drop input at or behind the watermark *of batch N-1* (Spark's
+"watermark for late events"; N's own value only evicts state), which was measured here: a row between
+the two watermarks still passes deduplication. foreachBatch writers therefore flag late rows with that
+same value, so "late" in the tables means exactly "not seen by the stream's state". The query id names
+the run for exactly-once commit markers: a new checkpoint is a new run. Files are read through Hadoop's
+FileSystem, so s3a:// checkpoints work too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """A micro-batch as Spark planned it."""
+
+    batch_id: int
+    watermark: datetime  # rows at or behind it are late: Spark's watermark for late events (epoch 0 at first)
+    trigger_time: datetime
+
+
+def _read_lines(spark: SparkSession, path: str, n: int) -> list[str]:
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(hpath), "UTF-8"))
+    try:
+        return [line for line in (reader.readLine() for _ in range(n)) if line is not None]
+    finally:
+        reader.close()
+
+
+def batch_info(spark: SparkSession, checkpoint: str, batch_id: int) -> BatchInfo:
+    """The planned watermark and trigger time of `batch_id` in the stream checkpointed at `checkpoint`."""
+    offsets = f"{checkpoint.rstrip('/')}/offsets"
+    meta = json.loads(_read_lines(spark, f"{offsets}/{batch_id}", 2)[1])
+    late_ms = 0
+    if batch_id > 0:
+        late_ms = json.loads(_read_lines(spark, f"{offsets}/{batch_id - 1}", 2)[1]).get("batchWatermarkMs", 0)
+    return BatchInfo(
+        batch_id=batch_id,
+        watermark=datetime.fromtimestamp(late_ms / 1000, timezone.utc),
+        trigger_time=datetime.fromtimestamp(meta["batchTimestampMs"] / 1000, timezone.utc),
+    )
+
+
+_query_ids: dict[str, str] = {}
+
+
+def query_id(spark: SparkSession, checkpoint: str) -> str:
+    """The id Spark gave the query when this checkpoint was created; it survives restarts."""
+    key = checkpoint.rstrip("/")
+    if key not in _query_ids:
+        _query_ids[key] = json.loads(_read_lines(spark, f"{key}/metadata", 1)[0])["id"]
+    return _query_ids[key]

@@ -1,0 +1,77 @@
+"""Pages people look at: the stream's own figures, read back from Delta without Spark (delta-rs)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pandas as pd
+from deltalake import DeltaTable
+
+from readiness_platform.settings import Settings
+
+
+def read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Delta table as pandas, through delta-rs (no Spark): what an analyst's notebook does."""
+    return DeltaTable(path).to_pandas(columns=columns)
+
+
+def _png(fig) -> str:  # noqa: ANN001
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def ingest_summary(settings: Settings) -> dict[str, object]:
+    """The headline figures of the ingest stream, as printed by the demo and the report."""
+    tables = settings.tables
+    pitches = read_table(tables.pitches, ["game_pk", "at_bat_number", "pitch_number", "is_late"])
+    quarantine = read_table(tables.quarantine, ["reason"])
+    metrics = read_table(tables.stream_metrics)
+    metrics = metrics[metrics["query"] == "ingest"]
+    return {
+        "pitches": len(pitches),
+        "distinct_pitch_keys": len(pitches.drop_duplicates(["game_pk", "at_bat_number", "pitch_number"])),
+        "late_pitches": int(pitches["is_late"].sum()),
+        "quarantined": len(quarantine),
+        "quarantine_reasons": quarantine["reason"].str.split(" \\(got").str[0].value_counts().to_dict(),
+        "batches": len(metrics),
+        "duplicates_dropped": int(metrics["duplicates_dropped"].sum()),
+        "batch_duration_p50_s": float(metrics["batch_duration_s"].median()) if len(metrics) else None,
+        "latency_p99_of_batches_s": float(metrics["latency_p99_s"].quantile(0.99)) if len(metrics) else None,
+    }
+
+
+def stream_report(settings: Settings, out: Path) -> Path:
+    """Print the summary and write an HTML page with the per-batch figures; returns the page."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = ingest_summary(settings)
+    for k, v in summary.items():
+        print(f"  {k}: {v}")
+    metrics = read_table(settings.tables.stream_metrics).sort_values("batch_time")
+    metrics = metrics[metrics["query"] == "ingest"]
+    fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    axes[0].plot(metrics["batch_id"], metrics["latency_p50_s"], label="p50")
+    axes[0].plot(metrics["batch_id"], metrics["latency_p99_s"], label="p99")
+    axes[0].set_ylabel("arrival to commit, s")
+    axes[0].legend()
+    axes[1].bar(metrics["batch_id"], metrics["pitches_written"], label="pitches written")
+    axes[1].bar(metrics["batch_id"], metrics["quarantined"], bottom=metrics["pitches_written"], label="quarantined")
+    axes[1].set_xlabel("micro-batch")
+    axes[1].legend()
+    fig.suptitle("Ingest stream, per micro-batch")
+    rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in summary.items())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        "<!doctype html><meta charset=utf-8><title>Ingest stream</title>"
+        f"<h1>Ingest stream</h1><table>{rows}</table><img src='data:image/png;base64,{_png(fig)}'>",
+        encoding="utf-8",
+    )
+    plt.close(fig)
+    print(f"report: {out}")
+    return out

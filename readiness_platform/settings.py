@@ -1,0 +1,96 @@
+"""One settings model for every adapter; read from the environment by `get_settings()`, never at import.
+
+Names follow the deployment's environment variables: `READINESS_*` for the platform's own settings and
+the conventional `DATABASE_URL`, `REDIS_URL` for shared services. Locations are URIs or paths, so the
+same job writes to a local folder here and to `s3a://...` on a cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Where each Delta table of the lakehouse lives."""
+
+    root: str
+
+    def path(self, name: str) -> str:
+        return f"{self.root.rstrip('/')}/{name}"
+
+    @property
+    def pitches(self) -> str:
+        """Bronze: every valid pitch exactly once, late ones flagged."""
+        return self.path("pitches")
+
+    @property
+    def environment_readings(self) -> str:
+        return self.path("environment_readings")
+
+    @property
+    def calibration_events(self) -> str:
+        return self.path("calibration_events")
+
+    @property
+    def quarantine(self) -> str:
+        """Every message that failed the contract, with its raw payload and the reason."""
+        return self.path("quarantine")
+
+    @property
+    def stream_metrics(self) -> str:
+        return self.path("stream_metrics")
+
+
+class Settings(BaseSettings):
+    """The platform's settings; defaults run everything embedded on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="READINESS_", extra="ignore")
+
+    home: Path = Field(REPO_ROOT / "var", description="Root of local state: landing, lakehouse, checkpoints.")
+    statcast_dir: Path = Field(REPO_ROOT.parent / "shared" / "data" / "statcast",
+                               description="The real Statcast CSVs the replay reads.")
+    jars_dir: Path = Field(REPO_ROOT / ".jars", description="JVM jars resolved by `make setup`.")
+    lakehouse_uri: str | None = Field(None, description="Root of the Delta tables (default: <home>/lakehouse).")
+    checkpoint_uri: str | None = Field(None, description="Root of stream checkpoints (default: <home>/checkpoints).")
+    landing_dir: Path | None = Field(None, description="The feed's landing folder (default: <home>/landing).")
+
+    spark_master: str = Field("local[2]", description="Spark master URL.")
+    spark_shuffle_partitions: int = Field(2, ge=1, description="Also the number of state partitions.")
+    spark_driver_memory: str = Field("2g", description="Driver memory (local mode runs everything in it).")
+    spark_ui: bool = Field(False, description="Start the Spark UI (port 4040).")
+
+    watermark_delay_seconds: float = Field(7.0, gt=0, description="Event-time watermark delay of the streams.")
+    trigger_interval_seconds: float = Field(0.0, ge=0, description="Micro-batch trigger; 0 = back to back.")
+    max_files_per_trigger: int | None = Field(None, ge=1, description="Cap on landing files per micro-batch.")
+
+    database_url: str = Field(
+        "postgresql://readiness:readiness@127.0.0.1:55432/readiness",
+        validation_alias=AliasChoices("DATABASE_URL", "READINESS_DATABASE_URL"),
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:56379/0", validation_alias=AliasChoices("REDIS_URL", "READINESS_REDIS_URL")
+    )
+
+    @property
+    def tables(self) -> Tables:
+        return Tables(self.lakehouse_uri or str(self.home / "lakehouse"))
+
+    @property
+    def checkpoints(self) -> str:
+        return self.checkpoint_uri or str(self.home / "checkpoints")
+
+    @property
+    def landing(self) -> Path:
+        return self.landing_dir or self.home / "landing"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (tests, CLI flags) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""DataFrame -> DataFrame functions that call the domain: no sessions, no I/O."""

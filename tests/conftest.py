@@ -1,0 +1,28 @@
+"""Shared fixtures: one local SparkSession per test run, settings rooted in a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from readiness_platform.settings import Settings, get_settings
+
+STATCAST_DIR = get_settings().statcast_dir
+GAME_DAY = STATCAST_DIR / "statcast_2020-09-03_all_games__pybaseball.csv"
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory):
+    """The one SparkSession of the run (it takes ~10 s to start on two cores)."""
+    from readiness_platform.spark import build_spark
+
+    session = build_spark(get_settings(home=tmp_path_factory.mktemp("spark")), "readiness-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings whose landing folder, tables and checkpoints live under this test's temporary folder."""
+    return get_settings(home=tmp_path)
