@@ -31,12 +31,12 @@ from readiness_platform.settings import REPO_ROOT, get_settings
 
 def _run(home: Path, pitchers: int, rate: float, duration: float, warmup: float) -> dict[str, float]:
     from readiness_platform.spark import build_spark
-    from spark_jobs.ingest.main import start_ingest
+    from spark_jobs.stream.main import start_stream
 
     shutil.rmtree(home, ignore_errors=True)
     settings = get_settings(home=home)
     spark = build_spark(settings, "readiness-bench")
-    query = start_ingest(spark, settings)
+    query = start_stream(spark, settings)
     time.sleep(3)  # first trigger, tables created
     generator = subprocess.Popen([
         sys.executable, "-m", "readiness_platform.replay.synthetic", str(settings.landing),

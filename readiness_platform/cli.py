@@ -31,7 +31,7 @@ def _replay(args: argparse.Namespace) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> None:
-    from spark_jobs.ingest.main import main as ingest_main
+    from spark_jobs.stream.main import main as ingest_main
 
     ingest_main(args.rest)
 
@@ -40,6 +40,13 @@ def _demo(args: argparse.Namespace) -> None:
     from readiness_platform.demo import run_demo
 
     run_demo(get_settings(), speedup=args.speedup, fresh=not args.keep, files=args.files or None)
+
+
+def _backtest(args: argparse.Namespace) -> None:
+    from readiness_platform.backtest import run_backtest
+
+    settings = get_settings()
+    run_backtest(settings.statcast_dir, settings.home / "reports" / "backtest.html")
 
 
 def _schema(args: argparse.Namespace) -> None:
@@ -66,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--malformed-rate", type=float, default=0.01)
     replay.set_defaults(run=_replay)
 
-    ingest = sub.add_parser("ingest", help="run the ingest stream (options of spark_jobs.ingest.main)")
+    ingest = sub.add_parser("ingest", help="run the ingest stream (options of spark_jobs.stream.main)")
     ingest.add_argument("rest", nargs=argparse.REMAINDER)
     ingest.set_defaults(run=_ingest)
 
@@ -75,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speedup", type=float, default=120.0)
     demo.add_argument("--keep", action="store_true", help="keep earlier tables and checkpoints")
     demo.set_defaults(run=_demo)
+
+    backtest = sub.add_parser("backtest", help="score every real pitch of the corpus and report")
+    backtest.set_defaults(run=_backtest)
 
     schema = sub.add_parser("schema", help="print the feed's JSON Schema")
     schema.set_defaults(run=_schema)

@@ -2,9 +2,10 @@
 
     readiness demo            (what `make demo` runs)
 
-It starts the ingest stream on a local Spark, replays the real Statcast file of 2020-09-03 (8 games,
-2,507 pitches) into the landing folder with the ballpark's lag model, waits until the stream has taken
-everything in, then prints what landed where and writes a small report page with the stream's figures.
+It seeds the seasonal baselines from the real seasons (batch), starts the readiness stream on a local
+Spark, replays the real Statcast file of 2020-09-03 (8 games, 2,507 pitches) into the landing folder with
+the ballpark's lag model, waits until the stream has taken everything in, then prints what landed where -
+bronze, quarantine, features, each pitcher's readiness - and writes a report page with the stream's figures.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ DEMO_FILE = "statcast_2020-09-03_all_games__pybaseball.csv"
 def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, files: list[Path] | None = None) -> Path:
     """Replay, stream, summarize; returns the report page."""
     from readiness_platform.spark import build_spark
-    from spark_jobs.ingest.main import start_ingest
+    from spark_jobs.baselines.main import corpus_pitches, write_baselines
+    from spark_jobs.stream.main import start_stream
 
     if fresh:
         landing_archive = Path(f"{settings.landing}.archive")
@@ -37,7 +39,9 @@ def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, fil
     plan = replay_plan(files, lag)
     print(f"demo: {len(plan)} messages planned from {', '.join(p.name for p in files)}; starting Spark", flush=True)
     spark = build_spark(settings, "readiness-demo")
-    query = start_ingest(spark, settings)
+    print("demo: seasonal baselines from the real seasons", flush=True)
+    write_baselines(spark, settings, corpus_pitches(spark, settings))
+    query = start_stream(spark, settings)
     replay = threading.Thread(
         target=play, args=(plan, LandingFolderSink(settings.landing)), kwargs={"speedup": speedup}, daemon=True
     )
@@ -49,4 +53,4 @@ def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, fil
     print(f"demo: replay and stream done in {time.monotonic() - started:.0f} s", flush=True)
     from readiness_platform.report import stream_report
 
-    return stream_report(settings, Path(settings.home) / "reports" / "ingest.html")
+    return stream_report(settings, Path(settings.home) / "reports" / "stream.html")

@@ -19,7 +19,9 @@ from pyspark.sql import types as T
 
 from readiness_platform.domain.events import PITCH_KEY
 from readiness_platform.settings import Tables
+from readiness_platform.transforms.baselines import BASELINE_SCHEMA
 from readiness_platform.transforms.contract import record_schema
+from readiness_platform.transforms.features import SCORED_SCHEMA
 
 
 def _f(name: str, dtype: T.DataType, nullable: bool = True, comment: str = "") -> T.StructField:
@@ -64,6 +66,7 @@ def table_specs() -> dict[str, TableSpec]:
     pitch = _keyed_first(record_schema("pitch"), (*PITCH_KEY, "game_date", "pitcher_id", "event_time"))
     env = _keyed_first(record_schema("environment"), ("tracking_system_id", "event_time"))
     cal = _keyed_first(record_schema("calibration"), ("calibration_id", "tracking_system_id", "event_time"))
+    scored = _keyed_first(SCORED_SCHEMA, (*PITCH_KEY, "model_version", "pitcher_id", "game_date", "event_time"))
     specs = [
         TableSpec("pitches", T.StructType(pitch + ARRIVAL + LINEAGE),
                   "Bronze: every valid tracked pitch exactly once; late arrivals flagged, not dropped.",
@@ -106,8 +109,24 @@ def table_specs() -> dict[str, TableSpec]:
             _f("latency_p50_s", T.DoubleType(), comment="Event arrival (ingest_time) to commit, median."),
             _f("latency_p99_s", T.DoubleType(), comment="Event arrival (ingest_time) to commit, 99th pct."),
             _f("latency_max_s", T.DoubleType()),
+            _f("features_emitted", T.LongType(), comment="Feature rows the pitcher state emitted (provisional + final)."),
+            _f("features_final", T.LongType(), comment="Final rows among them (written to pitch_features)."),
+            _f("readiness_committed_at", T.TimestampType(), comment="When pitcher_readiness was updated."),
+            _f("readiness_latency_p50_s", T.DoubleType(), comment="Arrival to pitcher_readiness, median."),
+            _f("readiness_latency_p99_s", T.DoubleType(), comment="Arrival to pitcher_readiness, 99th pct."),
         ]), "One row per micro-batch of each stream: volumes, faults, lateness, duration and latency.",
             properties=STREAMING),
+        TableSpec("pitch_features", T.StructType(scored + LINEAGE[1:]),
+                  "Silver: final features, indices and alert of every pitch, one row per model version.",
+                  partition_by=("game_date",),
+                  properties={**STREAMING, "delta.dataSkippingNumIndexedCols": "8"}),
+        TableSpec("pitcher_readiness", T.StructType([
+            *scored, _f("updated_at", T.TimestampType(), False, "When the stream last changed this row.")]),
+                  "Gold: each pitcher's latest readiness per model version (provisional until final).",
+                  properties=STREAMING),
+        TableSpec("seasonal_baselines", BASELINE_SCHEMA,
+                  "Per pitcher, season and pitch family: the reference the z-scores are taken against.",
+                  partition_by=("season",)),
     ]
     return {s.name: s for s in specs}
 

@@ -47,6 +47,20 @@ class Tables:
     def stream_metrics(self) -> str:
         return self.path("stream_metrics")
 
+    @property
+    def pitch_features(self) -> str:
+        """Silver: final features and indices, one row per pitch per model version."""
+        return self.path("pitch_features")
+
+    @property
+    def pitcher_readiness(self) -> str:
+        """Gold: the latest readiness of each pitcher per model version."""
+        return self.path("pitcher_readiness")
+
+    @property
+    def seasonal_baselines(self) -> str:
+        return self.path("seasonal_baselines")
+
 
 class Settings(BaseSettings):
     """The platform's settings; defaults run everything embedded on one machine."""

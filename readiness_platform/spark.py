@@ -56,6 +56,7 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
         .config("spark.ui.enabled", str(settings.spark_ui).lower())
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=WARN")
     )
     spark = builder.getOrCreate()

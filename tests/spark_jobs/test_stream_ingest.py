@@ -15,16 +15,16 @@ from readiness_platform.replay.lag import LagModel
 from readiness_platform.replay.player import play
 from readiness_platform.replay.sinks import LandingFolderSink
 from readiness_platform.settings import Settings
-from spark_jobs.ingest.main import start_ingest
+from spark_jobs.stream.main import start_stream
 from tests.conftest import GAME_DAY
-from tests.spark_jobs.ingest_helpers import pitch_line, write_files
+from tests.spark_jobs.stream_helpers import pitch_line, write_files
 
 pytestmark = pytest.mark.spark
 
 
 def run_to_end(spark, settings: Settings) -> None:
     """One micro-batch per landing file, until the folder is drained."""
-    query = start_ingest(spark, settings.model_copy(update={"max_files_per_trigger": 1}), available_now=True)
+    query = start_stream(spark, settings.model_copy(update={"max_files_per_trigger": 1}), available_now=True)
     try:
         query.awaitTermination(600)
         assert query.exception() is None
@@ -109,7 +109,7 @@ def test_a_real_game_day_lands_exactly_once(spark, settings):
 
     # late: flagged by Spark's own watermark for late events, the previous batch's (read here from the
     # checkpoint independently of the writer), and all counted
-    checkpoint = Path(settings.checkpoints) / "ingest"
+    checkpoint = Path(settings.checkpoints) / "stream"
     late = [p for p in bronze if p["is_late"]]
     assert {f"{p['game_pk']}/{p['at_bat_number']}/{p['pitch_number']}" for p in late} == expected_late(plan, 200)
     for p in bronze:

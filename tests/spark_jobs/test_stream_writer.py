@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-import spark_jobs.ingest.sinks as sinks
+import spark_jobs.stream.sinks as sinks
 from readiness_platform.lakehouse import ensure_tables, forget_commit_cache
 from readiness_platform.transforms.contract import parse_feed
-from spark_jobs.ingest.main import branches
-from tests.spark_jobs.ingest_helpers import pitch_line
+from spark_jobs.stream.main import branches
+from tests.spark_jobs.stream_helpers import pitch_line
 
 pytestmark = pytest.mark.spark
 
@@ -45,9 +45,9 @@ def rows(path: str) -> list[dict]:
 def test_same_batch_twice_writes_once(spark, settings, tmp_path):
     ensure_tables(spark, settings.tables)
     cp = fake_checkpoint(tmp_path / "cp", 0)
-    sinks.write_ingest_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp)
+    sinks.write_stream_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp)
     forget_commit_cache()  # as if the process had restarted
-    sinks.write_ingest_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp)
+    sinks.write_stream_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp)
     pitches = rows(settings.tables.pitches)
     assert sorted(p["pitch_number"] for p in pitches) == [1, 2]
     assert len(rows(settings.tables.quarantine)) == 2
@@ -69,12 +69,12 @@ def test_a_crash_between_commits_is_finished_by_the_replay_with_the_same_figures
 
     monkeypatch.setattr(sinks, "append_once", crash_on_metrics)
     with pytest.raises(RuntimeError):
-        sinks.write_ingest_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp)
+        sinks.write_stream_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp)
     assert len(rows(settings.tables.pitches)) == 2 and not rows(settings.tables.stream_metrics)
 
     monkeypatch.setattr(sinks, "append_once", real_append)
     forget_commit_cache()
-    sinks.write_ingest_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp)
+    sinks.write_stream_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp)
     assert len(rows(settings.tables.pitches)) == 2
     (metrics,) = rows(settings.tables.stream_metrics)
     # the figures of an uninterrupted run: the replay does not count its own earlier writes as duplicates

@@ -1,4 +1,4 @@
-"""Kill the ingest job with SIGKILL in the middle of the stream, start it again: nothing lost, nothing doubled."""
+"""Kill the stream with SIGKILL in the middle, start it again: nothing lost, nothing doubled."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def ingest_job(settings, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "READINESS_HOME": str(settings.home)}
     return subprocess.Popen(
-        [sys.executable, "-m", "spark_jobs.ingest.main", "--max-files-per-trigger", "1", *extra],
+        [sys.executable, "-m", "spark_jobs.stream.main", "--max-files-per-trigger", "1", *extra],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
@@ -70,3 +70,7 @@ def test_sigkill_mid_stream_then_restart_lands_every_pitch_once(settings):
     assert set(per_batch.values()) == {1}, "a batch recorded twice"
     assert sum(m["pitches_written"] for m in metrics) == 2507
     assert len({m["app_id"] for m in metrics}) == 1  # same checkpoint, same run id
+    silver = DeltaTable(settings.tables.pitch_features).to_pyarrow_table(
+        columns=["game_pk", "at_bat_number", "pitch_number", "model_version"]).to_pylist()
+    per_pitch = Counter(tuple(r.values()) for r in silver)
+    assert per_pitch and set(per_pitch.values()) == {1}, "a pitch's features written twice"

@@ -1,0 +1,213 @@
+"""Pitch-by-pitch features of a pitcher, as pure functions of the pitches before (and including) a pitch.
+
+Order: within a game, pitches follow (at_bat_number, pitch_number); games follow (game_date, game_pk).
+Every feature of pitch p is a function of the pitcher's pitches that precede or are p in that order, so
+the order in which pitches *arrive* can never change a result (the stream recomputes on the watermark).
+
+Windows are count windows over the current outing (game), per pitch family, skipping untracked pitches:
+  velocity   last 5 tracked pitches of the primary fastball family: mean, minus the seasonal baseline,
+             in mph and as a z-score against the pitcher's own 5-pitch noise (baseline.velo_sd5);
+  spin       coefficient of variation of spin over the last 20 tracked pitches of the pitch's family;
+  release    standard deviation (and variance) of release height over the last 25 pitches of the family.
+A window holding fewer pitches than its size is reported with its count and `*_full = False`; its value is
+computed from what is there (at least 2 pitches for a spread), never padded.
+Workload counts every pitch, tracked or not. Late-data awareness: within each at-bat, pitch numbers run
+1..n without gaps, so a gap is a pitch the platform has not received (yet): `missing_pitches` and
+`late_fraction` = missing / (received + missing) over the outing so far.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from readiness_platform.domain.pitch_types import FASTBALL_FAMILIES, PitchFamily
+
+VELOCITY_WINDOW = 5
+SPIN_WINDOW = 20
+RELEASE_WINDOW = 25
+WORKLOAD_DAYS = 7
+REST_HORIZON_DAYS = 8  # outings further back do not count: days_since_prev_outing is then None
+FASTBALL_PREFERENCE = (PitchFamily.FOUR_SEAM, PitchFamily.SINKER, PitchFamily.CUTTER)
+
+
+@dataclass(frozen=True)
+class PitchObs:
+    """What the features need of one pitch."""
+
+    game_pk: int
+    at_bat_number: int
+    pitch_number: int
+    game_date: date
+    event_time: datetime
+    pitch_family: str
+    release_speed: float | None
+    release_spin_rate: float | None
+    release_pos_z: float | None
+
+    @property
+    def order(self) -> tuple:
+        return (self.game_date, self.game_pk, self.at_bat_number, self.pitch_number)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A pitcher's seasonal reference for one pitch family (see domain.baselines)."""
+
+    pitch_family: str
+    n: int
+    velo_mean: float | None
+    velo_sd: float | None
+    velo_sd5: float | None  # SD of a 5-pitch mean around the season mean: the z-score's unit
+    spin_mean: float | None
+    spin_cv: float | None  # typical 20-pitch spin CV
+    release_z_mean: float | None
+    release_z_sd: float | None
+    pfx_z_adj_mean: float | None
+
+
+@dataclass(frozen=True)
+class Outing:
+    """A previous appearance: when, and how many pitches."""
+
+    game_date: date
+    game_pk: int
+    pitches: int
+
+
+@dataclass(frozen=True)
+class WindowFeatures:
+    pitch_count_game: int
+    primary_fastball: str | None
+    fb_window_n: int
+    fb_window_full: bool
+    fb_velo_mean5: float | None
+    velo_delta_mph: float | None
+    velo_z: float | None
+    spin_window_n: int
+    spin_window_full: bool
+    spin_cv: float | None
+    release_window_n: int
+    release_window_full: bool
+    release_height_sd_ft: float | None
+    release_height_var_ft2: float | None
+    pitches_last_1d: int
+    pitches_last_3d: int
+    pitches_last_7d: int
+    days_since_prev_outing: int | None
+    back_to_back: bool
+    third_straight_day: bool
+    missing_pitches: int
+    late_fraction: float
+
+
+def _tracked(values: Sequence[float | None]) -> list[float]:
+    return [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+
+
+def primary_fastball(baselines: dict[str, Baseline], outing: Sequence[PitchObs]) -> str | None:
+    """The fastball family the pitcher throws most: from the season baseline, else from this outing."""
+    counts = Counter({b.pitch_family: b.n for b in baselines.values() if b.pitch_family in FASTBALL_FAMILIES})
+    if not counts:
+        counts = Counter(p.pitch_family for p in outing
+                         if p.pitch_family in FASTBALL_FAMILIES and p.release_speed is not None)
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(str(f) for f in FASTBALL_PREFERENCE if counts.get(f, 0) == best)
+
+
+def workload(game_date: date, game_pk: int, outings: Sequence[Outing]) -> dict:
+    """Pitches thrown on the days before this game, and rest, from previous outings."""
+    before = [o for o in outings if (o.game_date, o.game_pk) < (game_date, game_pk)
+              and (game_date - o.game_date).days <= REST_HORIZON_DAYS]
+    def pitches_within(days: int) -> int:
+        return sum(o.pitches for o in before if 1 <= (game_date - o.game_date).days <= days)
+    days_since = min(((game_date - o.game_date).days for o in before), default=None)
+    pitched = {(game_date - o.game_date).days for o in before}
+    return {
+        "pitches_last_1d": pitches_within(1),
+        "pitches_last_3d": pitches_within(3),
+        "pitches_last_7d": pitches_within(WORKLOAD_DAYS),
+        "days_since_prev_outing": days_since,
+        "back_to_back": 1 in pitched,
+        "third_straight_day": 1 in pitched and 2 in pitched,
+    }
+
+
+def missing_in(outing: Sequence[PitchObs]) -> tuple[int, int]:
+    """(received, missing) pitches over the outing: gaps in each at-bat's pitch numbers."""
+    by_at_bat: dict[int, list[int]] = {}
+    for p in outing:
+        by_at_bat.setdefault(p.at_bat_number, []).append(p.pitch_number)
+    received = sum(len(v) for v in by_at_bat.values())
+    missing = sum(max(v) - len(set(v)) for v in by_at_bat.values())
+    return received, missing
+
+
+def window_features(outing: Sequence[PitchObs], outings: Sequence[Outing], baselines: dict[str, Baseline]) -> WindowFeatures:
+    """Features of the last pitch of `outing` (the outing's pitches up to it, in pitch order)."""
+    p = outing[-1]
+    fb = primary_fastball(baselines, outing)
+    fb_speeds = _tracked([q.release_speed for q in outing if q.pitch_family == fb])[-VELOCITY_WINDOW:] if fb else []
+    fb_mean = statistics.fmean(fb_speeds) if fb_speeds else None
+    base = baselines.get(fb) if fb else None
+    delta = fb_mean - base.velo_mean if fb_mean is not None and base and base.velo_mean is not None else None
+    z = delta / base.velo_sd5 if delta is not None and base and base.velo_sd5 else None
+
+    same = [q for q in outing if q.pitch_family == p.pitch_family] if p.pitch_family != PitchFamily.UNKNOWN else []
+    spins = _tracked([q.release_spin_rate for q in same])[-SPIN_WINDOW:]
+    spin_cv = statistics.stdev(spins) / statistics.fmean(spins) if len(spins) >= 2 and statistics.fmean(spins) > 0 else None
+    heights = _tracked([q.release_pos_z for q in same])[-RELEASE_WINDOW:]
+    height_sd = statistics.stdev(heights) if len(heights) >= 2 else None
+
+    received, missing = missing_in(outing)
+    return WindowFeatures(
+        pitch_count_game=len(outing),
+        primary_fastball=fb,
+        fb_window_n=len(fb_speeds),
+        fb_window_full=len(fb_speeds) == VELOCITY_WINDOW,
+        fb_velo_mean5=fb_mean,
+        velo_delta_mph=delta,
+        velo_z=z,
+        spin_window_n=len(spins),
+        spin_window_full=len(spins) == SPIN_WINDOW,
+        spin_cv=spin_cv,
+        release_window_n=len(heights),
+        release_window_full=len(heights) == RELEASE_WINDOW,
+        release_height_sd_ft=height_sd,
+        release_height_var_ft2=None if height_sd is None else height_sd**2,
+        missing_pitches=missing,
+        late_fraction=missing / (received + missing) if received + missing else 0.0,
+        **workload(p.game_date, p.game_pk, outings),
+    )
+
+
+def outing_features(pitches: Sequence[PitchObs], outings: Sequence[Outing],
+                    baselines: dict[str, Baseline]) -> list[tuple[PitchObs, WindowFeatures]]:
+    """Features of every pitch of one outing (any order in, pitch order out), duplicates dropped."""
+    unique = sorted({(p.at_bat_number, p.pitch_number): p for p in pitches}.values(), key=lambda p: p.order)
+    return [(p, window_features(unique[: i + 1], outings, baselines)) for i, p in enumerate(unique)]
+
+
+GAME_STATE_HOURS = 4  # a game's pitches are kept this long after its last pitch (event time), then summarized
+
+
+def pitcher_history(pitches: Sequence[PitchObs], baselines: dict[int, dict[str, Baseline]]
+                    ) -> list[tuple[PitchObs, WindowFeatures]]:
+    """Features of every pitch of one pitcher, all games, as the stream's final rows compute them:
+    each game sees the previous games (within REST_HORIZON_DAYS) as outings of their received pitches.
+    `baselines` maps a season to that season's baselines by family."""
+    games: dict[tuple[date, int], list[PitchObs]] = {}
+    for p in pitches:
+        games.setdefault((p.game_date, p.game_pk), []).append(p)
+    out: list[tuple[PitchObs, WindowFeatures]] = []
+    outings: list[Outing] = []
+    for (game_date, game_pk), game in sorted(games.items()):
+        out.extend(outing_features(game, outings, baselines.get(game_date.year, {})))
+        outings.append(Outing(game_date, game_pk, len({(p.at_bat_number, p.pitch_number) for p in game})))
+    return out

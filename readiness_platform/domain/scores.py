@@ -1,0 +1,129 @@
+"""Readiness, fatigue and risk indices (0-100), with the inputs that drove each one.
+
+Every index is a weighted sum of components, each a 0-1 "how abnormal" of one input, so each index moves
+the right way by construction (more velocity loss: more fatigue, less readiness) and can be explained as
+points per input. Anchors (data README) behind the scales:
+  velocity    -3 sigma of the pitcher's own 5-pitch noise = full; a -1.5 mph drop is ~1-1.9 sigma for a
+              healthy starter (ordinary), while fatigue costs 0.6-5.6 % (~0.6-5 mph; Birfer 2019) and a
+              reliever's third straight day ~1.5-2.3 mph (Hardball Times);
+  spin, release   spread at twice the pitcher's typical in-game spread = full (spin CV p95 is ~1.3-1.5x
+              its median in these files); four-seam spin trending down precedes Tommy John (Mayo 2021);
+  break       3 inches of lost induced vertical break on fastballs (reference air) = full;
+  pitch count 50 -> 0, 110 -> full (speed and release height drop before the 6th inning, Whiteside 2016);
+  workload    back-to-back 0.5, third straight day 1.0, or pitches in the last 3 days / 75;
+  rest        relative risk 0.685 per extra rest day (Whiteside, AJSM 2016): 1 at 0-1 days, 0.685^(d-1) after.
+fatigue   = 100 (0.35 velo + 0.25 count + 0.15 workload + 0.10 spin + 0.10 release + 0.05 break)
+risk      = 100 (0.30 rest + 0.20 velo + 0.15 spin + 0.15 release + 0.10 workload + 0.10 break)
+readiness = 100 - (0.65 fatigue + 0.35 risk)
+Model v2 multiplies the tracking-derived components (velo, spin, release, break) by a data confidence,
+((calibration - 0.50) / 0.45) * (1 - late_fraction): a velocity drop seen by drifting cameras, or in an
+outing with pitches missing, counts for less. v1 takes them at face value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from readiness_platform.domain.calibration import CONFIDENCE_FLOOR, CONFIDENCE_MAX
+
+MODEL_VERSIONS = ("v1", "v2")
+FATIGUE_WEIGHTS = {"velo": 0.35, "count": 0.25, "workload": 0.15, "spin": 0.10, "release": 0.10, "break": 0.05}
+RISK_WEIGHTS = {"rest": 0.30, "velo": 0.20, "spin": 0.15, "release": 0.15, "workload": 0.10, "break": 0.10}
+READINESS_FROM = {"fatigue": 0.65, "risk": 0.35}
+TRACKING_COMPONENTS = frozenset({"velo", "spin", "release", "break"})
+REST_RISK_PER_DAY = 0.685
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    """Features of a pitch as the scores read them (None = not known: that component counts 0)."""
+
+    velo_z: float | None
+    velo_window_full: bool
+    spin_cv: float | None
+    spin_cv_typical: float | None
+    spin_window_full: bool
+    release_sd: float | None
+    release_sd_typical: float | None
+    release_window_full: bool
+    break_delta_in: float | None  # fastballs: adjusted induced vertical break minus the baseline
+    pitch_count_game: int
+    pitches_last_3d: int
+    days_since_prev_outing: int | None
+    back_to_back: bool
+    third_straight_day: bool
+    calibration_confidence: float
+    late_fraction: float
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One input's share of an index."""
+
+    score: str
+    input: str
+    value: float | None
+    points: float
+
+
+@dataclass(frozen=True)
+class Scores:
+    model_version: str
+    readiness: float
+    fatigue: float
+    risk: float
+    data_confidence: float
+    drivers: tuple[Driver, ...]
+
+
+def _clip(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def components(x: ScoreInputs) -> dict[str, tuple[float, float | None]]:
+    """Each component's 0-1 value and the raw input behind it."""
+    velo = _clip(-x.velo_z / 3.0) if x.velo_z is not None and x.velo_window_full else 0.0
+    spin = (_clip(x.spin_cv / x.spin_cv_typical - 1.0)
+            if x.spin_cv is not None and x.spin_cv_typical and x.spin_window_full else 0.0)
+    release = (_clip(x.release_sd / x.release_sd_typical - 1.0)
+               if x.release_sd is not None and x.release_sd_typical and x.release_window_full else 0.0)
+    brk = _clip(-x.break_delta_in / 3.0) if x.break_delta_in is not None else 0.0
+    count = _clip((x.pitch_count_game - 50) / 60.0)
+    workload = max(1.0 if x.third_straight_day else 0.0, 0.5 if x.back_to_back else 0.0,
+                   _clip(x.pitches_last_3d / 75.0))
+    d = x.days_since_prev_outing
+    rest = 0.0 if d is None else (1.0 if d <= 1 else REST_RISK_PER_DAY ** (d - 1))
+    return {
+        "velo": (velo, x.velo_z), "spin": (spin, x.spin_cv), "release": (release, x.release_sd),
+        "break": (brk, x.break_delta_in), "count": (count, float(x.pitch_count_game)),
+        "workload": (workload, float(x.pitches_last_3d)), "rest": (rest, None if d is None else float(d)),
+    }
+
+
+def data_confidence(calibration_confidence: float, late_fraction: float) -> float:
+    weight = (calibration_confidence - CONFIDENCE_FLOOR) / (CONFIDENCE_MAX - CONFIDENCE_FLOOR)
+    return _clip(weight) * _clip(1.0 - late_fraction)
+
+
+def score(x: ScoreInputs, model_version: str) -> Scores:
+    """The three indices of one pitch under a feature-model version."""
+    if model_version not in MODEL_VERSIONS:
+        raise ValueError(f"unknown model version {model_version!r}")
+    confidence = data_confidence(x.calibration_confidence, x.late_fraction)
+    parts = components(x)
+    if model_version == "v2":
+        parts = {k: (v * confidence if k in TRACKING_COMPONENTS else v, raw) for k, (v, raw) in parts.items()}
+    drivers = []
+    totals = {}
+    for name, weights in (("fatigue", FATIGUE_WEIGHTS), ("risk", RISK_WEIGHTS)):
+        total = 0.0
+        for part, weight in weights.items():
+            points = 100.0 * weight * parts[part][0]
+            total += points
+            drivers.append(Driver(name, part, parts[part][1], points))
+        totals[name] = total
+    readiness = 100.0 - sum(w * totals[k] for k, w in READINESS_FROM.items())
+    for k, w in READINESS_FROM.items():
+        drivers.extend(Driver("readiness", f"{d.input} via {k}", d.value, -w * d.points)
+                       for d in drivers if d.score == k and d.points)
+    return Scores(model_version, readiness, totals["fatigue"], totals["risk"], confidence, tuple(drivers))

@@ -1,0 +1,374 @@
+"""Per-pitcher features in Spark: the stateful stream operator, the batch recompute, and scoring.
+
+Stream (`pitcher_features`): keyed by pitcher, transformWithStateInPandas keeps each pitcher's pitches of
+the games in play and a summary of recent outings. A pitch that arrives is answered at once with
+*provisional* features from what is there; when the watermark passes its event time (an event-time
+timer), no on-time pitch can still come before it, and it is answered again, *final*, from the complete
+outing. So out-of-order arrival within the watermark can change a provisional row, never a final one.
+Duplicates are dropped on the pitch key. A game's pitches are dropped GAME_STATE_HOURS after its last
+pitch (event-time timer), leaving an outing summary; summaries older than REST_HORIZON_DAYS are dropped.
+
+Batch (`pitcher_features_batch`): the same domain functions over every on-time pitch of bronze.
+
+Scoring (`score_features`): calibration confidence and air density at the pitch's time from the tracking
+system's calibrations and readings, then indices and alerts for every model version (domain.readiness).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import fields
+from datetime import datetime, timedelta
+
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import types as T
+from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
+
+from readiness_platform.domain.air import air_density, climatological_density
+from readiness_platform.domain.calibration import Reading, SystemTimeline
+from readiness_platform.domain.features import (
+    GAME_STATE_HOURS,
+    REST_HORIZON_DAYS,
+    Baseline,
+    Outing,
+    PitchObs,
+    WindowFeatures,
+    pitcher_history,
+    window_features,
+)
+from readiness_platform.domain.readiness import Context, evaluate
+from readiness_platform.domain.venues import VENUES
+
+Baselines = dict[tuple[int, int], dict[str, Baseline]]  # (pitcher, season) -> family -> baseline
+
+PITCH_FIELDS = [
+    T.StructField("game_pk", T.LongType()),
+    T.StructField("at_bat_number", T.LongType()),
+    T.StructField("pitch_number", T.LongType()),
+    T.StructField("game_date", T.DateType()),
+    T.StructField("event_time", T.TimestampType()),
+    T.StructField("ingest_time", T.TimestampType()),
+    T.StructField("pitch_family", T.StringType()),
+    T.StructField("release_speed", T.DoubleType()),
+    T.StructField("release_spin_rate", T.DoubleType()),
+    T.StructField("release_pos_z", T.DoubleType()),
+    T.StructField("pfx_x", T.DoubleType()),
+    T.StructField("pfx_z", T.DoubleType()),
+    T.StructField("tracking_system_id", T.StringType()),
+    T.StructField("home_team", T.StringType()),
+]
+PITCH_NAMES = [f.name for f in PITCH_FIELDS]
+_PY_TYPES = {int: T.LongType(), float: T.DoubleType(), bool: T.BooleanType(), str: T.StringType()}
+
+
+def _window_fields() -> list[T.StructField]:
+    out = []
+    for f in fields(WindowFeatures):
+        base = f.type.replace(" | None", "")
+        out.append(T.StructField(f.name, {"int": T.LongType(), "float": T.DoubleType(), "bool": T.BooleanType(),
+                                          "str": T.StringType()}[base]))
+    return out
+
+
+WINDOW_FIELDS = _window_fields()
+FEATURES_SCHEMA = T.StructType([
+    T.StructField("pitcher_id", T.LongType()), *PITCH_FIELDS, *WINDOW_FIELDS, T.StructField("is_final", T.BooleanType()),
+])
+PITCH_STATE = T.StructType([*PITCH_FIELDS, T.StructField("final", T.BooleanType())])
+OUTING_STATE = T.StructType([
+    T.StructField("game_date", T.DateType()), T.StructField("game_pk", T.LongType()), T.StructField("pitches", T.LongType()),
+])
+
+
+def _obs(p: dict) -> PitchObs:
+    return PitchObs(int(p["game_pk"]), int(p["at_bat_number"]), int(p["pitch_number"]), _date(p["game_date"]),
+                    _ts(p["event_time"]), str(p["pitch_family"]), _num(p["release_speed"]),
+                    _num(p["release_spin_rate"]), _num(p["release_pos_z"]))
+
+
+def _num(v) -> float | None:  # noqa: ANN001
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _ts(v) -> datetime:  # noqa: ANN001
+    return pd.Timestamp(v).to_pydatetime().replace(tzinfo=None)
+
+
+def _date(v):  # noqa: ANN001, ANN202
+    return pd.Timestamp(v).date()
+
+
+def _ms(t: datetime) -> int:
+    return int(pd.Timestamp(t).value // 1_000_000)
+
+
+def _row(pitcher_id: int, p: dict, wf: WindowFeatures, final: bool) -> dict:
+    return {"pitcher_id": pitcher_id, **{k: p[k] for k in PITCH_NAMES},
+            **{f.name: getattr(wf, f.name) for f in fields(WindowFeatures)}, "is_final": final}
+
+
+def _features_of(game: list[dict], target: dict, outings: list[Outing], baselines: dict[str, Baseline]) -> WindowFeatures:
+    obs = sorted((_obs(p) for p in game), key=lambda o: o.order)
+    t = _obs(target)
+    prefix = [o for o in obs if o.order <= t.order]
+    return window_features(prefix, outings, baselines)
+
+
+class PitcherFeatures(StatefulProcessor):
+    """transformWithStateInPandas processor keyed by pitcher_id (see module docstring)."""
+
+    def __init__(self, baselines: Baselines) -> None:
+        self.baselines = baselines
+
+    def init(self, handle: StatefulProcessorHandle) -> None:
+        self.handle = handle
+        self.pitches = handle.getListState("pitches", PITCH_STATE)
+        self.outings = handle.getListState("outings", OUTING_STATE)
+        # One timer per pitcher at a time (the earliest pitch not yet final), plus the game-expiry timer:
+        # a timer per pitch would call back once per pitch, each callback reading the whole state.
+        ms = T.StructType([T.StructField("at_ms", T.LongType())])
+        self.final_timer = handle.getValueState("final_timer", ms)
+        self.expiry = handle.getValueState("expiry", ms)
+
+    def _load(self) -> tuple[list[dict], list[Outing]]:
+        names = PITCH_STATE.fieldNames()
+        pitches = [dict(zip(names, t)) for t in self.pitches.get()] if self.pitches.exists() else []
+        outings = [Outing(_date(d), int(g), int(n)) for d, g, n in self.outings.get()] if self.outings.exists() else []
+        return pitches, outings
+
+    def _save(self, pitches: list[dict]) -> None:
+        self.pitches.put([tuple(p[n] for n in PITCH_STATE.fieldNames()) for p in pitches])
+
+    def _set_timer(self, state, at_ms: int | None) -> None:  # noqa: ANN001
+        held = state.get()
+        if held is not None and held[0] == at_ms:
+            return
+        if held is not None and held[0] not in (self._other(state),):
+            self.handle.deleteTimer(held[0])
+        if at_ms is None:
+            state.clear()
+        else:
+            state.update((at_ms,))
+            self.handle.registerTimer(at_ms)
+
+    def _other(self, state) -> int | None:  # noqa: ANN001
+        """The other timer's time (both may share one timestamp: then it must not be deleted)."""
+        other = (self.expiry if state is self.final_timer else self.final_timer).get()
+        return None if other is None else other[0]
+
+    def _schedule(self, pitches: list[dict]) -> None:
+        pending = [_ms(p["event_time"]) for p in pitches if not p["final"]]
+        self._set_timer(self.final_timer, min(pending) if pending else None)
+        if pitches:
+            self._set_timer(self.expiry, _ms(max(p["event_time"] for p in pitches)
+                                             + timedelta(hours=GAME_STATE_HOURS)))
+
+    def _outings_for(self, pitches: list[dict], stored: list[Outing], game_pk: int) -> list[Outing]:
+        """Stored outings, plus the other games still held in state (summarized the same way)."""
+        held: dict[tuple, set] = {}
+        for p in pitches:
+            if int(p["game_pk"]) != game_pk:
+                held.setdefault((_date(p["game_date"]), int(p["game_pk"])), set()).add(
+                    (p["at_bat_number"], p["pitch_number"]))
+        return stored + [Outing(d, g, len(keys)) for (d, g), keys in held.items()]
+
+    def _emit(self, pitcher_id: int, pitches: list[dict], outings: list[Outing], targets: list[dict],
+              final: bool) -> pd.DataFrame:
+        games: dict[int, list[dict]] = {}
+        for q in pitches:
+            games.setdefault(int(q["game_pk"]), []).append(q)
+        before = {g: self._outings_for(pitches, outings, g) for g in {int(p["game_pk"]) for p in targets}}
+        rows = []
+        for p in targets:
+            baselines = self.baselines.get((pitcher_id, _date(p["game_date"]).year), {})
+            wf = _features_of(games[int(p["game_pk"])], p, before[int(p["game_pk"])], baselines)
+            rows.append(_row(pitcher_id, p, wf, final))
+        return pd.DataFrame(rows, columns=FEATURES_SCHEMA.fieldNames())
+
+    def handleInputRows(self, key, rows, timerValues) -> Iterator[pd.DataFrame]:  # noqa: ANN001
+        pitcher_id = int(key[0])
+        pitches, outings = self._load()
+        known = {(p["game_pk"], p["at_bat_number"], p["pitch_number"]) for p in pitches}
+        new = []
+        for pdf in rows:
+            for p in pdf[PITCH_NAMES].to_dict("records"):
+                k = (p["game_pk"], p["at_bat_number"], p["pitch_number"])
+                if k in known:
+                    continue  # a duplicate the pitcher's state has already seen
+                known.add(k)
+                p = {**p, "game_date": _date(p["game_date"]), "event_time": _ts(p["event_time"]),
+                     "ingest_time": None if pd.isna(p["ingest_time"]) else _ts(p["ingest_time"]), "final": False}
+                new.append(p)
+        if not new:
+            return
+        pitches.extend(new)
+        self._save(pitches)
+        self._schedule(pitches)
+        yield self._emit(pitcher_id, pitches, outings, new, final=False)
+
+    def handleExpiredTimer(self, key, timerValues, expiredTimerInfo) -> Iterator[pd.DataFrame]:  # noqa: ANN001
+        pitcher_id = int(key[0])
+        watermark = timerValues.getCurrentWatermarkInMs()
+        fired = expiredTimerInfo.getExpiryTimeInMs()
+        for state in (self.final_timer, self.expiry):  # a fired timer is gone: forget it
+            held = state.get()
+            if held is not None and held[0] == fired:
+                state.clear()
+        pitches, outings = self._load()
+        due = sorted((p for p in pitches if not p["final"] and _ms(p["event_time"]) <= watermark),
+                     key=lambda p: (p["game_date"], p["game_pk"], p["at_bat_number"], p["pitch_number"]))
+        if due:
+            frame = self._emit(pitcher_id, pitches, outings, due, final=True)
+            for p in due:
+                p["final"] = True
+            yield frame
+        quiet_since = max((_ms(p["event_time"]) for p in pitches), default=None)
+        if quiet_since is not None and quiet_since + GAME_STATE_HOURS * 3_600_000 <= watermark \
+                and all(p["final"] for p in pitches):
+            # every game of this pitcher has been quiet for GAME_STATE_HOURS: summarize, keep the outings
+            outings = self._outings_for(pitches, outings, game_pk=-1)
+            newest = max(o.game_date for o in outings)
+            outings = [o for o in outings if (newest - o.game_date).days <= REST_HORIZON_DAYS]
+            self.outings.put([(o.game_date, o.game_pk, o.pitches) for o in outings])
+            self.pitches.clear()
+            self._set_timer(self.final_timer, None)
+            self._set_timer(self.expiry, None)
+            return
+        if due:
+            self._save(pitches)
+        self._schedule(pitches)
+
+    def close(self) -> None:
+        pass
+
+
+def pitcher_features(pitches: DataFrame, baselines: Baselines) -> DataFrame:
+    """Streaming: valid pitches under the watermark (columns pitcher_id + PITCH_NAMES) -> FEATURES_SCHEMA rows."""
+    return (
+        pitches.select("pitcher_id", *PITCH_NAMES)
+        .groupBy("pitcher_id")
+        .transformWithStateInPandas(PitcherFeatures(baselines), FEATURES_SCHEMA, "append", "EventTime")
+    )
+
+
+def pitcher_features_batch(pitches: DataFrame, baselines: Baselines) -> DataFrame:
+    """Batch: every pitch of bronze given -> its final FEATURES_SCHEMA row, as the stream computes it."""
+
+    def per_pitcher(pdf: pd.DataFrame) -> pd.DataFrame:
+        pitcher_id = int(pdf["pitcher_id"].iloc[0])
+        records = {(r["game_pk"], r["at_bat_number"], r["pitch_number"]): r for r in pdf[PITCH_NAMES].to_dict("records")}
+        by_key = {(o.game_pk, o.at_bat_number, o.pitch_number): o for o in map(_obs, records.values())}
+        seasons = {season: b for (pid, season), b in baselines.items() if pid == pitcher_id}
+        history = pitcher_history(list(by_key.values()), seasons)
+        rows = [_row(pitcher_id, records[(o.game_pk, o.at_bat_number, o.pitch_number)], wf, True) for o, wf in history]
+        return pd.DataFrame(rows, columns=FEATURES_SCHEMA.fieldNames())
+
+    return pitches.select("pitcher_id", *PITCH_NAMES).groupBy("pitcher_id").applyInPandas(per_pitcher, FEATURES_SCHEMA)
+
+
+# --- scoring ---------------------------------------------------------------------------------------
+
+DRIVER = T.StructType([T.StructField("score", T.StringType()), T.StructField("input", T.StringType()),
+                       T.StructField("value", T.DoubleType()), T.StructField("points", T.DoubleType())])
+SCORED_FIELDS = [
+    T.StructField("model_version", T.StringType()),
+    T.StructField("pfx_x_adj_in", T.DoubleType()),
+    T.StructField("pfx_z_adj_in", T.DoubleType()),
+    T.StructField("break_delta_in", T.DoubleType()),
+    T.StructField("air_density_kg_m3", T.DoubleType()),
+    T.StructField("air_density_ratio", T.DoubleType()),
+    T.StructField("air_from_reading", T.BooleanType()),
+    T.StructField("wind_speed_mph", T.DoubleType()),
+    T.StructField("wind_direction_deg", T.DoubleType()),
+    T.StructField("calibration_confidence", T.DoubleType()),
+    T.StructField("recalibration_needed", T.BooleanType()),
+    T.StructField("readiness", T.DoubleType()),
+    T.StructField("fatigue", T.DoubleType()),
+    T.StructField("risk", T.DoubleType()),
+    T.StructField("data_confidence", T.DoubleType()),
+    T.StructField("alert_level", T.StringType()),
+    T.StructField("alert_reasons", T.ArrayType(T.StringType())),
+    T.StructField("drivers", T.ArrayType(DRIVER)),
+]
+SCORED_SCHEMA = T.StructType([*FEATURES_SCHEMA.fields, *SCORED_FIELDS])
+
+
+def build_timelines(calibrations: list[dict], readings: list[dict]) -> dict[str, tuple[SystemTimeline, list[dict]]]:
+    """Per tracking system: its calibration timeline, and its readings in time order (for the air)."""
+    out = {}
+    for system in {r["tracking_system_id"] for r in calibrations} | {r["tracking_system_id"] for r in readings}:
+        rows = sorted((r for r in readings if r["tracking_system_id"] == system), key=lambda r: _ts(r["event_time"]))
+        timeline = SystemTimeline(
+            [_ts(c["event_time"]) for c in calibrations if c["tracking_system_id"] == system],
+            [Reading(_ts(r["event_time"]), float(r["temperature_c"]), float(r["wind_speed_mph"]),
+                     float(r["vibration_mm_s"])) for r in rows],
+        )
+        out[system] = (timeline, rows)
+    return out
+
+
+def context_at(system: str, home_team: str, t: datetime, timelines: dict) -> Context:
+    """Calibration and air of a tracking system at time t (standard air at the park without a reading)."""
+    timeline, rows = timelines.get(system, (SystemTimeline([], []), []))
+    reading = timeline.reading_at(t)
+    if reading is None:
+        venue = VENUES.get(home_team)
+        return Context(timeline.confidence(t), climatological_density(venue.elevation_m if venue else 0.0),
+                       False, None, None)
+    row = rows[bisect_right(timeline.reading_times, t) - 1]  # rows are in the timeline's order
+    density = air_density(float(row["temperature_c"]), float(row["relative_humidity_pct"]),
+                          _num(row.get("pressure_hpa")), _num(row.get("elevation_m")))
+    return Context(timeline.confidence(t), density, True, float(row["wind_speed_mph"]),
+                   float(row["wind_direction_deg"]))
+
+
+def plain(value):  # noqa: ANN001, ANN201
+    """A pandas/numpy value as the plain Python value Spark's row conversion takes (NaN, NaT -> None)."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def records(frame: pd.DataFrame, schema: T.StructType | None = None) -> list[dict]:
+    """DataFrame rows as plain dicts; with a schema, whole numbers that pandas widened to float (a column
+    with nulls) are turned back into ints."""
+    longs = {f.name for f in schema.fields if isinstance(f.dataType, (T.LongType, T.IntegerType))} if schema else set()
+    out = []
+    for r in frame.to_dict("records"):
+        row = {k: plain(v) for k, v in r.items()}
+        for k in longs & row.keys():
+            if isinstance(row[k], float):
+                row[k] = int(row[k])
+        out.append(row)
+    return out
+
+
+def score_rows(features: list[dict], timelines: dict, baselines: Baselines) -> list[dict]:
+    """FEATURES_SCHEMA rows -> SCORED_SCHEMA rows, one per model version."""
+    out = []
+    window_names = [f.name for f in WINDOW_FIELDS]
+    for r in features:
+        wf = WindowFeatures(**{n: r[n] for n in window_names})
+        ctx = context_at(r["tracking_system_id"], r["home_team"], _ts(r["event_time"]), timelines)
+        own = baselines.get((int(r["pitcher_id"]), _date(r["game_date"]).year), {})
+        for scored in evaluate(r["pitch_family"], r["pfx_x"], r["pfx_z"], wf, own, ctx):
+            out.append({**r, **scored})
+    return out
+
+
+def score_features(features: DataFrame, timelines: dict, baselines: Baselines) -> DataFrame:
+    """Distributed scoring: the timelines and baselines travel with the function (they are small)."""
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            yield pd.DataFrame(score_rows(records(pdf), timelines, baselines), columns=SCORED_SCHEMA.fieldNames())
+
+    return features.mapInPandas(run, SCORED_SCHEMA)

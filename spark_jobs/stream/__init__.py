@@ -1,0 +1,1 @@
+"""The readiness stream: the tracking feed -> bronze, features and readiness in Delta, exactly once."""

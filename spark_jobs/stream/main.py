@@ -1,0 +1,137 @@
+"""The readiness stream: the tracking feed -> bronze, features and readiness in Delta, exactly once.
+
+    python -m spark_jobs.stream.main [--landing DIR] [--lakehouse URI] [--checkpoint URI] [--available-now]
+
+The event-time watermark is applied at exactly one point, `with_watermark` below (called by `branches`),
+on the parsed feed; its delay comes from settings (READINESS_WATERMARK_DELAY_SECONDS, 7 s). Each
+micro-batch reaches the writer (sinks.write_stream_batch) as three branches of the same messages (see
+`branches`): every message, the first arrival of each valid event, and the feature rows the pitchers'
+state emitted. Late rows (at or behind the watermark stateful operators drop by) are flagged and landed
+in bronze, never dropped; the pitcher state does not see them (the late-data reprocessing does).
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from readiness_platform.lakehouse import ensure_tables
+from readiness_platform.settings import Settings, Tables, get_settings
+from readiness_platform.spark import build_spark
+from readiness_platform.transforms.baselines import baselines_by_pitcher
+from readiness_platform.transforms.contract import parse_feed
+from readiness_platform.transforms.features import PITCH_NAMES, Baselines, pitcher_features
+from spark_jobs.stream.sinks import write_stream_batch
+
+
+def read_landing(spark: SparkSession, landing: str, max_files_per_trigger: int | None = None) -> DataFrame:
+    """The landing folder as a stream of raw lines, each with the file it came from.
+
+    Files the stream has committed are moved to `<landing>.archive/` (Spark's cleanSource), so each
+    trigger lists only what is new, however long the stream runs, and the raw feed stays on disk.
+    """
+    Path(landing).mkdir(parents=True, exist_ok=True)
+    archive = Path(f"{landing.rstrip('/')}.archive")
+    archive.mkdir(parents=True, exist_ok=True)
+    reader = (
+        spark.readStream.format("text")
+        .option("cleanSource", "archive")
+        .option("sourceArchiveDir", str(archive))
+    )
+    if max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", max_files_per_trigger)
+    return reader.load(landing).select("value", F.col("_metadata.file_path").alias("source"))
+
+
+def with_watermark(events: DataFrame, delay_seconds: float) -> DataFrame:
+    """THE watermark of the platform's streams: event time, delayed by settings.watermark_delay_seconds."""
+    return events.withWatermark("event_time", f"{int(round(delay_seconds * 1000))} milliseconds")
+
+
+def branches(parsed: DataFrame, delay_seconds: float, baselines: Baselines | None = None) -> DataFrame:
+    """Each message of a micro-batch, in up to three branches of one stream:
+    `all`      - every message, under the event-time watermark (the one place it is applied): quarantine
+                 and lateness are read from this branch, and it is what moves the watermark on;
+    `unique`   - the first arrival of each valid event key, kept by Spark's deduplication state. Built
+                 before the watermark on purpose: with a watermark in its lineage, Spark's state would drop
+                 late rows (measured: even plain dropDuplicates does), and late rows must land. Its state
+                 keeps every key (~100 bytes each in RocksDB, about a million a season), so a checkpoint
+                 serves one season; the next season starts a new one;
+    `features` - (streams, given baselines) the pitchers' state: provisional and final feature rows of
+                 on-time pitches (transforms.features).
+    """
+    events = with_watermark(parsed, delay_seconds)
+    valid = parsed.where("valid")
+    # (a batch DataFrame - a backfill, a test - has no state: plain deduplication is the same thing)
+    unique = valid.dropDuplicates(["event_key"])
+    out = events.withColumn("branch", F.lit("all")).unionByName(unique.withColumn("branch", F.lit("unique")))
+    if baselines is not None and parsed.isStreaming:
+        pitches = events.where("valid and kind = 'pitch'").select(
+            F.col("pitch.pitcher_id").alias("pitcher_id"),
+            *[F.col(n) if n in ("event_time", "ingest_time") else F.col(f"pitch.{n}").alias(n) for n in PITCH_NAMES],
+        )
+        features = pitcher_features(pitches, baselines).withColumn("branch", F.lit("features"))
+        out = out.unionByName(features, allowMissingColumns=True)
+    return out
+
+
+def load_baselines(spark: SparkSession, tables: Tables) -> Baselines:
+    """The seasonal baselines the stream compares against, read once at start."""
+    return baselines_by_pitcher(spark.read.format("delta").load(tables.seasonal_baselines).collect())
+
+
+def start_stream(
+    spark: SparkSession,
+    settings: Settings,
+    raw: DataFrame | None = None,
+    checkpoint: str | None = None,
+    available_now: bool = False,
+) -> StreamingQuery:
+    """Start the readiness stream from `raw` lines (default: the landing folder) into settings.tables."""
+    tables = settings.tables
+    ensure_tables(spark, tables)
+    if raw is None:
+        raw = read_landing(spark, str(settings.landing), settings.max_files_per_trigger)
+    baselines = load_baselines(spark, tables)
+    checkpoint = checkpoint or f"{settings.checkpoints}/stream"
+    writer = (
+        branches(parse_feed(raw), settings.watermark_delay_seconds, baselines)
+        .writeStream.queryName("readiness_stream")
+        .foreachBatch(partial(write_stream_batch, tables=tables, checkpoint=checkpoint, baselines=baselines))
+        .option("checkpointLocation", checkpoint)
+    )
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    elif settings.trigger_interval_seconds > 0:
+        writer = writer.trigger(processingTime=f"{settings.trigger_interval_seconds} seconds")
+    return writer.start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--landing", type=Path, help="landing folder (default: settings)")
+    parser.add_argument("--lakehouse", help="root URI of the Delta tables (default: settings)")
+    parser.add_argument("--checkpoint", help="checkpoint URI (default: <checkpoints>/stream)")
+    parser.add_argument("--available-now", action="store_true", help="process what is there, then stop")
+    parser.add_argument("--max-files-per-trigger", type=int)
+    args = parser.parse_args(argv)
+    overrides: dict[str, object] = {}
+    if args.landing:
+        overrides["landing_dir"] = args.landing
+    if args.lakehouse:
+        overrides["lakehouse_uri"] = args.lakehouse
+    if args.max_files_per_trigger:
+        overrides["max_files_per_trigger"] = args.max_files_per_trigger
+    settings = get_settings(**overrides)
+    spark = build_spark(settings, "readiness-stream")
+    query = start_stream(spark, settings, checkpoint=args.checkpoint, available_now=args.available_now)
+    query.awaitTermination()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Hand-worked cases of the calibration decay and of air density."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from readiness_platform.domain.air import RHO_REF, adjusted_break, air_density, station_pressure_hpa
+from readiness_platform.domain.calibration import Reading, SystemTimeline, decay_rate, needs_recalibration
+
+T0 = datetime(2019, 7, 30, 23, 0)
+
+
+def minutes(m: float) -> datetime:
+    return T0 + timedelta(minutes=m)
+
+
+def test_decay_without_readings_halves_the_excess_every_45_minutes():
+    timeline = SystemTimeline([T0], [])
+    assert timeline.confidence(T0) == pytest.approx(0.95)
+    assert timeline.confidence(minutes(45)) == pytest.approx(0.725)  # 0.50 + 0.45 / 2
+    assert timeline.confidence(minutes(90)) == pytest.approx(0.6125)  # 0.50 + 0.45 / 4
+    assert timeline.confidence(minutes(10_000)) == pytest.approx(0.50)  # the floor
+
+
+def test_never_calibrated_is_the_floor():
+    assert SystemTimeline([], []).confidence(T0) == 0.50
+
+
+def test_wind_vibration_and_temperature_swing_speed_it_up():
+    calm = Reading(T0, 20.0, 0.0, 0.0)
+    assert decay_rate(calm, 20.0) == 1.0
+    assert decay_rate(Reading(T0, 23.0, 10.0, 0.5), 20.0) == pytest.approx(1 + 0.4 + 0.25 + 0.24)
+    windy = SystemTimeline([T0], [Reading(T0, 20.0, 10.0, 0.0)])  # rate 1.4 from the start
+    assert windy.confidence(minutes(45)) == pytest.approx(0.5 + 0.45 * 2 ** (-1.4))
+    assert needs_recalibration(windy.confidence(minutes(45)))  # 0.670 < 0.70
+    assert not needs_recalibration(SystemTimeline([T0], []).confidence(minutes(45)))  # 0.725
+
+
+def test_a_reading_counts_from_its_time_on():
+    timeline = SystemTimeline([T0], [Reading(minutes(30), 20.0, 25.0, 0.0)])  # rate 2 after 30 min
+    assert timeline.exposure_s(minutes(45)) == pytest.approx(30 * 60 + 2 * 15 * 60)
+
+
+def test_a_calibration_resets_the_decay():
+    timeline = SystemTimeline([T0, minutes(60)], [])
+    assert timeline.confidence(minutes(59)) < 0.70
+    assert timeline.confidence(minutes(60)) == pytest.approx(0.95)
+
+
+def test_air_density_matches_the_standard_atmosphere():
+    assert air_density(15.0, 0.0, 1013.25) == pytest.approx(1.2250, abs=5e-4)  # ISA sea level
+    assert RHO_REF == pytest.approx(1.194, abs=2e-3)  # 70 F, 50 % humidity
+    assert air_density(30.0, 90.0, 1013.25) < air_density(30.0, 10.0, 1013.25)  # moist air is lighter
+
+
+def test_coors_field_air_is_about_82_percent_and_break_is_adjusted_back():
+    coors = air_density(21.1, 50.0, elevation_m=1580.0)
+    assert station_pressure_hpa(1580.0) == pytest.approx(837.4, abs=1.0)
+    assert coors / RHO_REF == pytest.approx(0.826, abs=0.01)  # the README's ~82 % of sea level
+    assert adjusted_break(12.0, coors) == pytest.approx(12.0 / (coors / RHO_REF))
+    assert adjusted_break(None, coors) is None

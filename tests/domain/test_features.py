@@ -1,0 +1,96 @@
+"""Hand-worked cases of the window features."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from readiness_platform.domain.features import (
+    Baseline,
+    Outing,
+    PitchObs,
+    outing_features,
+    pitcher_history,
+    window_features,
+)
+
+D = date(2019, 8, 13)
+
+
+def pitch(n: int, family: str = "four_seam", speed: float | None = 95.0, spin: float | None = 2300.0,
+          z: float | None = 6.0, at_bat: int = 1, day: date = D, game: int = 1) -> PitchObs:
+    return PitchObs(game, at_bat, n, day, datetime(2019, 8, 13, 23, 0) + timedelta(seconds=25 * n), family,
+                    speed, spin, z)
+
+
+BASE = {"four_seam": Baseline("four_seam", 800, 94.0, 2.0, 1.0, 2300.0, 0.03, 6.0, 0.1, 14.0)}
+
+
+def test_velocity_is_the_last_five_tracked_primary_fastballs_against_the_baseline():
+    speeds = [95, 94, 93, 92, 91, 90]
+    outing = [pitch(i + 1, speed=s) for i, s in enumerate(speeds)]
+    outing.insert(3, pitch(20, family="slider", speed=84.0))  # another family: not in the window
+    outing.append(pitch(21, speed=None, spin=None))  # untracked: skipped, never read as 0
+    wf = window_features(sorted(outing, key=lambda p: p.order), [], BASE)
+    assert wf.primary_fastball == "four_seam"
+    assert (wf.fb_window_n, wf.fb_window_full) == (5, True)
+    assert wf.fb_velo_mean5 == pytest.approx(92.0)  # 94, 93, 92, 91, 90
+    assert wf.velo_delta_mph == pytest.approx(-2.0)
+    assert wf.velo_z == pytest.approx(-2.0)  # sd5 = 1.0 mph
+    assert wf.pitch_count_game == 8  # workload counts every pitch
+
+
+def test_a_window_not_yet_full_says_so_and_is_not_padded():
+    wf = window_features([pitch(1, speed=95.0), pitch(2, speed=93.0)], [], BASE)
+    assert (wf.fb_window_n, wf.fb_window_full, wf.fb_velo_mean5) == (2, False, 94.0)
+    assert (wf.spin_window_n, wf.spin_window_full) == (2, False)
+
+
+def test_without_a_baseline_there_is_no_delta_and_the_outing_names_the_fastball():
+    wf = window_features([pitch(1, family="sinker"), pitch(2, family="sinker"), pitch(3, family="four_seam")], [], {})
+    assert wf.primary_fastball == "sinker" and wf.velo_delta_mph is None and wf.velo_z is None
+
+
+def test_spin_cv_and_release_height_spread_per_family():
+    outing = [pitch(1, spin=2000.0, z=6.0), pitch(2, spin=2100.0, z=6.1), pitch(3, family="slider", z=5.0),
+              pitch(4, spin=2200.0, z=6.2)]
+    wf = window_features(outing, [], BASE)
+    assert wf.spin_cv == pytest.approx(100.0 / 2100.0)  # sample SD 100 rpm over mean 2100 rpm
+    assert wf.release_height_sd_ft == pytest.approx(0.1)  # the slider's 5.0 ft is another family
+    assert wf.release_height_var_ft2 == pytest.approx(0.01)
+
+
+def test_workload_from_previous_outings():
+    outings = [Outing(D - timedelta(days=1), 10, 20), Outing(D - timedelta(days=2), 9, 15),
+               Outing(D - timedelta(days=5), 8, 30), Outing(D - timedelta(days=9), 7, 99)]
+    wf = window_features([pitch(1)], outings, BASE)
+    assert (wf.pitches_last_1d, wf.pitches_last_3d, wf.pitches_last_7d) == (20, 35, 65)
+    assert (wf.days_since_prev_outing, wf.back_to_back, wf.third_straight_day) == (1, True, True)
+    rested = window_features([pitch(1)], [Outing(D - timedelta(days=9), 7, 99)], BASE)
+    assert rested.days_since_prev_outing is None  # beyond the 8-day horizon
+    assert not rested.back_to_back
+
+
+def test_gaps_in_pitch_numbers_are_missing_data():
+    wf = window_features([pitch(1), pitch(3), pitch(1, at_bat=2)], [], BASE)
+    assert wf.missing_pitches == 1 and wf.late_fraction == pytest.approx(1 / 4)
+
+
+def test_arrival_order_never_changes_a_result():
+    outing = [pitch(i, speed=95 - i / 10, spin=2300 + (i % 3) * 20, at_bat=1 + i // 4) for i in range(1, 40)]
+    expected = outing_features(outing, [], BASE)
+    rng = random.Random(3)
+    for _ in range(5):
+        shuffled = outing[:]
+        rng.shuffle(shuffled)
+        assert outing_features(shuffled + shuffled[:5], [], BASE) == expected  # duplicates too
+
+
+def test_history_sees_earlier_games_as_outings():
+    yesterday = [pitch(i, day=D - timedelta(days=1), game=1) for i in range(1, 16)]
+    today = [pitch(i, game=2) for i in range(1, 4)]
+    rows = pitcher_history(today + yesterday, {2019: BASE})
+    last = rows[-1][1]
+    assert (last.pitches_last_1d, last.back_to_back, last.pitch_count_game) == (15, True, 3)

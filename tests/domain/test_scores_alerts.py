@@ -1,0 +1,85 @@
+"""Hand-worked cases of the indices and the staff's alert thresholds."""
+
+from __future__ import annotations
+
+import pytest
+
+from readiness_platform.domain.alerts import alert
+from readiness_platform.domain.scores import ScoreInputs, score
+
+
+def inputs(**changes) -> ScoreInputs:
+    values = dict(velo_z=-1.5, velo_window_full=True, spin_cv=None, spin_cv_typical=None, spin_window_full=False,
+                  release_sd=None, release_sd_typical=None, release_window_full=False, break_delta_in=None,
+                  pitch_count_game=80, pitches_last_3d=0, days_since_prev_outing=5, back_to_back=False,
+                  third_straight_day=False, calibration_confidence=0.95, late_fraction=0.0)
+    values.update(changes)
+    return ScoreInputs(**values)
+
+
+def test_a_starter_at_80_pitches_losing_one_and_a_half_sigma():
+    s = score(inputs(), "v1")
+    # velo 0.5, count (80-50)/60 = 0.5, rest 0.685^4 = 0.2202
+    assert s.fatigue == pytest.approx(100 * (0.35 * 0.5 + 0.25 * 0.5))  # 30.0
+    assert s.risk == pytest.approx(100 * (0.30 * 0.685**4 + 0.20 * 0.5))  # 16.606
+    assert s.readiness == pytest.approx(100 - (0.65 * 30.0 + 0.35 * s.risk))  # 74.69
+    top = max((d for d in s.drivers if d.score == "fatigue"), key=lambda d: d.points)
+    assert (top.input, top.value, top.points) == ("velo", -1.5, pytest.approx(17.5))
+
+
+def test_v2_discounts_what_drifting_cameras_saw():
+    half_confident = inputs(calibration_confidence=0.725)  # weight (0.725 - 0.5) / 0.45 = 0.5
+    v1, v2 = score(half_confident, "v1"), score(half_confident, "v2")
+    assert v1.fatigue == pytest.approx(30.0)
+    assert v2.data_confidence == pytest.approx(0.5)
+    assert v2.fatigue == pytest.approx(100 * (0.35 * 0.25 + 0.25 * 0.5))  # velocity counts half; count does not
+    assert score(inputs(late_fraction=0.5), "v2").data_confidence == pytest.approx(0.5)
+
+
+def test_indices_move_the_right_way():
+    readiness = [score(inputs(velo_z=z), "v1").readiness for z in (0.5, 0.0, -1.0, -2.0, -3.0, -4.0)]
+    assert readiness == sorted(readiness, reverse=True) and readiness[0] > readiness[-2]
+    fatigue = [score(inputs(pitch_count_game=n), "v1").fatigue for n in (20, 60, 90, 120)]
+    assert fatigue == sorted(fatigue)
+    risk = [score(inputs(days_since_prev_outing=d), "v1").risk for d in (1, 2, 3, 5)]
+    assert risk == sorted(risk, reverse=True)
+    tired_reliever = score(inputs(pitch_count_game=15, third_straight_day=True, back_to_back=True,
+                                  days_since_prev_outing=1, pitches_last_3d=40), "v1")
+    assert 0 <= tired_reliever.readiness < score(inputs(pitch_count_game=15), "v1").readiness <= 100
+
+
+def test_every_index_stays_within_0_and_100():
+    worst = score(inputs(velo_z=-9, spin_cv=0.2, spin_cv_typical=0.03, spin_window_full=True, release_sd=1.0,
+                         release_sd_typical=0.1, release_window_full=True, break_delta_in=-9, pitch_count_game=140,
+                         pitches_last_3d=200, days_since_prev_outing=0, back_to_back=True,
+                         third_straight_day=True), "v1")
+    assert (worst.fatigue, worst.risk, worst.readiness) == (pytest.approx(100), pytest.approx(100), pytest.approx(0))
+    best = score(inputs(velo_z=1.0, pitch_count_game=1, days_since_prev_outing=None), "v1")
+    assert (best.fatigue, best.risk, best.readiness) == (0.0, 0.0, 100.0)
+
+
+def test_unknown_version_is_refused():
+    with pytest.raises(ValueError, match="v9"):
+        score(inputs(), "v9")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "level", "reason"),
+    [
+        (dict(readiness=59.9), "critical", "readiness 59.9 < 60"),
+        (dict(readiness=79.9), "warning", "readiness 79.9 < 80"),
+        (dict(calibration_confidence=0.59), "critical", "calibration 0.59 < 0.6"),
+        (dict(calibration_confidence=0.79), "warning", "calibration 0.79 < 0.8"),
+        (dict(late_fraction=0.31), "critical", "late data 0.31 > 0.3"),
+        (dict(late_fraction=0.21), "warning", "late data 0.21 > 0.2"),
+        (dict(velo_delta_mph=-2.1), "warning", "velocity -2.1 mph < -2.0"),
+        (dict(feature_qa_min=0.69), "critical", "feature QA 0.69 < 0.7"),
+        (dict(), "ok", None),
+    ],
+)
+def test_alert_thresholds_of_the_staff(kwargs, level, reason):
+    values = dict(readiness=90.0, calibration_confidence=0.9, late_fraction=0.0, velo_delta_mph=-1.0)
+    values.update(kwargs)
+    a = alert(**values)
+    assert a.level == level
+    assert (reason in a.reasons) if reason else not a.reasons
