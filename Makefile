@@ -23,7 +23,7 @@ services-down:
 	bash scripts/services.sh stop
 
 bench: setup      ## streaming benchmark: prints latency and throughput figures
-	$(PY) -m benchmarks.ingest_bench
+	$(PY) -m benchmarks.stream_bench
 
 lock:             ## refresh constraints.txt from the current environment
 	{ echo "# Full lock of the Python environment the tests and the demo run in (pip freeze on Python 3.11)."; \

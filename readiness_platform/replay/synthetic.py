@@ -23,6 +23,7 @@ from readiness_platform.replay.sinks import FeedSink, LandingFolderSink
 from readiness_platform.replay.statcast import load_pitches, statcast_files
 
 SYNTHETIC_GAME_PK = 900_000_000
+PITCHES_PER_GAME = 100  # a starter's outing; the next one is a new game
 
 
 def pitch_pools(statcast_dir: Path, min_pitches: int = 100) -> list[list[TrackedPitch]]:
@@ -46,8 +47,8 @@ def synthetic_items(pools: list[list[TrackedPitch]], pitchers: int, rate: float,
         who = i % pitchers
         real = rng.choice(pools[who % len(pools)])
         counters[who] += 1
-        game, in_game = divmod(counters[who] - 1, 1200)  # a "game" of 200 plate appearances of 6 pitches
-        at_bat, pitch_no = divmod(in_game, 6)
+        game, in_game = divmod(counters[who] - 1, PITCHES_PER_GAME)  # an outing of a real length
+        at_bat, pitch_no = divmod(in_game, 4)
         pitch = real.model_copy(update={
             "game_pk": SYNTHETIC_GAME_PK + who * 10_000 + game,
             "at_bat_number": at_bat + 1,

@@ -109,13 +109,6 @@ def _row(pitcher_id: int, p: dict, wf: WindowFeatures, final: bool) -> dict:
             **{f.name: getattr(wf, f.name) for f in fields(WindowFeatures)}, "is_final": final}
 
 
-def _features_of(game: list[dict], target: dict, outings: list[Outing], baselines: dict[str, Baseline]) -> WindowFeatures:
-    obs = sorted((_obs(p) for p in game), key=lambda o: o.order)
-    t = _obs(target)
-    prefix = [o for o in obs if o.order <= t.order]
-    return window_features(prefix, outings, baselines)
-
-
 class PitcherFeatures(StatefulProcessor):
     """transformWithStateInPandas processor keyed by pitcher_id (see module docstring)."""
 
@@ -176,15 +169,22 @@ class PitcherFeatures(StatefulProcessor):
 
     def _emit(self, pitcher_id: int, pitches: list[dict], outings: list[Outing], targets: list[dict],
               final: bool) -> pd.DataFrame:
-        games: dict[int, list[dict]] = {}
+        wanted = {int(p["game_pk"]) for p in targets}
+        games: dict[int, list[PitchObs]] = {}
         for q in pitches:
-            games.setdefault(int(q["game_pk"]), []).append(q)
-        before = {g: self._outings_for(pitches, outings, g) for g in {int(p["game_pk"]) for p in targets}}
+            if int(q["game_pk"]) in wanted:
+                games.setdefault(int(q["game_pk"]), []).append(_obs(q))
+        position = {}
+        for g, obs in games.items():  # each game sorted once; a pitch's features read its prefix
+            obs.sort(key=lambda o: o.order)
+            position.update({(g, o.at_bat_number, o.pitch_number): i for i, o in enumerate(obs)})
+        before = {g: self._outings_for(pitches, outings, g) for g in wanted}
         rows = []
         for p in targets:
+            g = int(p["game_pk"])
             baselines = self.baselines.get((pitcher_id, _date(p["game_date"]).year), {})
-            wf = _features_of(games[int(p["game_pk"])], p, before[int(p["game_pk"])], baselines)
-            rows.append(_row(pitcher_id, p, wf, final))
+            i = position[(g, int(p["at_bat_number"]), int(p["pitch_number"]))]
+            rows.append(_row(pitcher_id, p, window_features(games[g][: i + 1], before[g], baselines), final))
         return pd.DataFrame(rows, columns=FEATURES_SCHEMA.fieldNames())
 
     def handleInputRows(self, key, rows, timerValues) -> Iterator[pd.DataFrame]:  # noqa: ANN001

@@ -1,12 +1,13 @@
-"""Benchmark of the ingest stream: event-to-Delta-commit latency and sustained throughput, on this machine.
+"""Benchmark of the readiness stream: event-to-Delta latency (bronze and pitcher_readiness) and throughput.
 
-    python -m benchmarks.ingest_bench [--pitchers 25] [--rate 100] [--duration 90] [--throughput-rate 2500]
+    python -m benchmarks.stream_bench [--pitchers 25] [--rate 100] [--duration 90] [--throughput-rate 2500]
 
 Two runs, each on fresh tables with a fresh checkpoint:
   1. latency: `--pitchers` synthetic pitchers drawn from the real corpus at `--rate` events/s, live,
      through the lag model, into the landing folder; the stream runs back to back. Latency of an event is
-     the commit time of the bronze append that made it visible minus its arrival in the landing folder
-     (ingest_time): the feed's own 2-5 s lag is excluded. Reported over every event after a warm-up.
+     the commit that made it visible - the bronze append, and the pitcher_readiness update of the same
+     micro-batch - minus its arrival in the landing folder (ingest_time): the feed's own 2-5 s lag is
+     excluded. Reported over every event after a warm-up.
   2. throughput: the same at `--throughput-rate` events/s; reports the rate the stream committed while
      the load lasted and how far behind it was when the load stopped.
 Prints the figures; nothing here is a pass/fail test.
@@ -31,11 +32,13 @@ from readiness_platform.settings import REPO_ROOT, get_settings
 
 def _run(home: Path, pitchers: int, rate: float, duration: float, warmup: float) -> dict[str, float]:
     from readiness_platform.spark import build_spark
+    from readiness_platform.lakehouse import ensure_tables
     from spark_jobs.stream.main import start_stream
 
     shutil.rmtree(home, ignore_errors=True)
     settings = get_settings(home=home)
     spark = build_spark(settings, "readiness-bench")
+    ensure_tables(spark, settings.tables)
     query = start_stream(spark, settings)
     time.sleep(3)  # first trigger, tables created
     generator = subprocess.Popen([
@@ -50,13 +53,16 @@ def _run(home: Path, pitchers: int, rate: float, duration: float, warmup: float)
     drained = time.time()
     query.stop()
     bronze = read_table(settings.tables.pitches, ["ingest_time", "ingest_batch_id"])
-    metrics = read_table(settings.tables.stream_metrics, ["batch_id", "committed_at", "batch_duration_s", "rows_in"])
+    metrics = read_table(settings.tables.stream_metrics, ["batch_id", "committed_at", "batch_duration_s", "rows_in",
+                                                          "readiness_committed_at"])
     rows = bronze.merge(metrics, left_on="ingest_batch_id", right_on="batch_id")
     ingest = pd.to_datetime(rows["ingest_time"], utc=True)
     committed = pd.to_datetime(rows["committed_at"], utc=True)
     rows["latency"] = (committed - ingest).dt.total_seconds()
+    rows["readiness_latency"] = (pd.to_datetime(rows["readiness_committed_at"], utc=True) - ingest).dt.total_seconds()
     steady = rows[ingest >= pd.Timestamp(started + warmup, unit="s", tz="UTC")]
     lat = steady["latency"].to_numpy()
+    ready = steady["readiness_latency"].dropna().to_numpy()
     # what the stream took in per second while the load ran: pitches over first arrival -> last commit
     span = (committed.max() - ingest.min()).total_seconds()
     return {
@@ -65,6 +71,8 @@ def _run(home: Path, pitchers: int, rate: float, duration: float, warmup: float)
         "latency_p50_s": float(np.percentile(lat, 50)),
         "latency_p99_s": float(np.percentile(lat, 99)),
         "latency_max_s": float(lat.max()),
+        "readiness_latency_p50_s": float(np.percentile(ready, 50)),
+        "readiness_latency_p99_s": float(np.percentile(ready, 99)),
         "pitches_per_s_sustained": len(rows) / max(1e-9, span),
         "files_waiting_when_load_stopped": float(behind_files),
         "drain_after_load_s": drained - load_end,
@@ -80,13 +88,15 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=90.0)
     parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--throughput-rate", type=float, default=2500.0)
+    parser.add_argument("--throughput-pitchers", type=int, default=500,
+                        help="pitchers of the throughput run (a real pitcher throws every ~20 s)")
     parser.add_argument("--throughput-duration", type=float, default=60.0)
     parser.add_argument("--only", choices=["latency", "throughput"])
     parser.add_argument("--stages", action="store_true", help="log each micro-batch's stage timings")
     args = parser.parse_args()
     if args.stages:
         logging.basicConfig(format="%(message)s")
-        logging.getLogger("readiness.ingest").setLevel(logging.DEBUG)
+        logging.getLogger("readiness.stream").setLevel(logging.DEBUG)
     home = get_settings().home / "bench"
     runs = {}
     if args.only in (None, "latency"):
@@ -94,8 +104,10 @@ def main() -> None:
                                                       args.warmup)
     if args.only in (None, "throughput"):
         runs[f"throughput @ {args.throughput_rate:g} ev/s"] = _run(
-            home / "throughput", args.pitchers, args.throughput_rate, args.throughput_duration, args.warmup)
-    print(f"\ningest benchmark ({args.pitchers} pitchers; pitches only counted; 2 cores, local[2])")
+            home / "throughput", args.throughput_pitchers, args.throughput_rate, args.throughput_duration,
+            args.warmup)
+    print(f"\nstream benchmark (pitches counted; 2 cores, local[2]); latency: {args.pitchers} pitchers, "
+          f"throughput: {args.throughput_pitchers} pitchers")
     table = pd.DataFrame(runs)
     with pd.option_context("display.float_format", "{:.2f}".format):
         print(table.to_string())
