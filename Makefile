@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-fast services-up services-down bench lock clean
+.PHONY: setup demo test test-fast services-up services-down bench dagster lock clean
 
 setup:            ## Debian packages, Python environment, JVM jars (idempotent)
 	bash scripts/setup.sh
@@ -31,3 +31,6 @@ lock:             ## refresh constraints.txt from the current environment
 
 clean:
 	rm -rf var/landing var/landing.archive var/lakehouse var/checkpoints var/reports var/bench
+
+dagster: setup    ## the Dagster UI on http://127.0.0.1:3000 (local storage under var/dagster)
+	eval "$$($(PY) -m readiness_platform.cli dagster-home)" && .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -55,6 +55,16 @@ def _schema(args: argparse.Namespace) -> None:
     print(json.dumps(feed_json_schema(), indent=2, sort_keys=True))
 
 
+def _dagster_home(args: argparse.Namespace) -> None:
+    from readiness_platform.instance import dagster_pg_url, write_dagster_home
+
+    settings = get_settings()
+    home = write_dagster_home(settings, postgres=args.postgres)
+    print(f"export DAGSTER_HOME={home}")
+    if args.postgres:
+        print(f"export DAGSTER_PG_URL={dagster_pg_url(settings)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="readiness", description=__doc__)
     sub = parser.add_subparsers(required=True, dest="command")
@@ -85,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     backtest = sub.add_parser("backtest", help="score every real pitch of the corpus and report")
     backtest.set_defaults(run=_backtest)
+
+    home = sub.add_parser("dagster-home", help="write var/dagster/dagster.yaml; prints the exports to use")
+    home.add_argument("--postgres", action="store_true", help="run and event storage in PostgreSQL")
+    home.set_defaults(run=_dagster_home)
 
     schema = sub.add_parser("schema", help="print the feed's JSON Schema")
     schema.set_defaults(run=_schema)

@@ -32,6 +32,23 @@ def corpus_pitches(spark: SparkSession, settings: Settings) -> DataFrame:
     return spark.createDataFrame(frame, schema=record_schema("pitch"))
 
 
+def season_pitches(spark: SparkSession, settings: Settings, season: int) -> DataFrame:
+    """Every pitch of `season` the platform knows: bronze (live) and the Statcast archive, one row per key.
+
+    The archive is the corpus of real seasons; bronze holds what the stream has landed (late rows too).
+    Where both hold a pitch, bronze's row wins: it is what the stream scored.
+    """
+    from delta.tables import DeltaTable
+
+    keys = ["game_pk", "at_bat_number", "pitch_number"]
+    archive = corpus_pitches(spark, settings).select(*INPUT_COLUMNS).where(F.year("game_date") == season)
+    if not DeltaTable.isDeltaTable(spark, settings.tables.pitches):
+        return archive
+    live = spark.read.format("delta").load(settings.tables.pitches).select(*INPUT_COLUMNS) \
+        .where(F.year("game_date") == season).dropDuplicates(keys)
+    return live.unionByName(archive.join(live.select(*keys), keys, "left_anti"))
+
+
 def write_baselines(spark: SparkSession, settings: Settings, pitches: DataFrame,
                     seasons: list[int] | None = None) -> dict[int, int]:
     """Compute and write the baselines of `seasons` (default: every season present); rows per season."""

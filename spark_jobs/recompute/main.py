@@ -11,6 +11,7 @@ recomputed pitchers' rows in silver `pitch_features` (a MERGE on pitch key and m
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -48,6 +49,57 @@ def recompute(spark: SparkSession, settings: Settings, include_late: bool = Fals
                            if n not in ("ingest_app_id", "ingest_batch_id")])
 
 
+KEY = ("game_pk", "at_bat_number", "pitch_number", "model_version")
+
+
+def merge_features(spark: SparkSession, settings: Settings, rows: DataFrame, app_id: str) -> None:
+    """Replace (MERGE on pitch key and model version) silver rows with `rows`; insert the new ones."""
+    from delta.tables import DeltaTable
+
+    source = rows.withColumns({"ingest_app_id": F.lit(app_id), "ingest_batch_id": F.lit(None).cast("long")})
+    on = " and ".join(f"t.{k} = s.{k}" for k in KEY)
+    (DeltaTable.forPath(spark, settings.tables.pitch_features).alias("t").merge(source.alias("s"), on)
+     .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+
+
+@dataclass(frozen=True)
+class LateReprocessing:
+    """What a late-data reprocessing did: the late pitches it took in and what they said."""
+
+    late_pitches: int
+    pitchers: int
+    games: int
+    rows_merged: int
+    alerts: list[dict]  # the late pitches' rows at warning or critical, worst first
+
+
+def reprocess_late(spark: SparkSession, settings: Settings, batches: list[tuple[str, int]]) -> LateReprocessing:
+    """Recompute, late rows included, the games that the late pitches of stream `batches` (app_id,
+    batch_id) belong to, and merge them into silver: each late pitch gets its row, and the pitches after
+    it in the game are corrected (their windows now hold it)."""
+    if not batches:
+        return LateReprocessing(0, 0, 0, 0, [])
+    wanted = spark.createDataFrame(batches, "ingest_app_id string, ingest_batch_id long")
+    late = (spark.read.format("delta").load(settings.tables.pitches).where("is_late")
+            .join(wanted, ["ingest_app_id", "ingest_batch_id"]).select(*KEY[:3], "pitcher_id").cache())
+    games = [tuple(r) for r in late.select("pitcher_id", "game_pk").distinct().collect()]
+    if not games:
+        late.unpersist()
+        return LateReprocessing(0, 0, 0, 0, [])
+    rows = (recompute(spark, settings, include_late=True, pitchers=sorted({p for p, _ in games}))
+            .join(spark.createDataFrame(games, "pitcher_id long, game_pk long"), ["pitcher_id", "game_pk"])
+            .cache())
+    merge_features(spark, settings, rows, "late-reprocessing")
+    flagged = (rows.join(late.drop("pitcher_id"), list(KEY[:3])).where("alert_level != 'ok'")
+               .select("pitcher_id", *KEY, "event_time", "readiness", "alert_level", "alert_reasons")
+               .orderBy(F.col("alert_level") == "warning", "readiness").collect())
+    out = LateReprocessing(late.count(), len({p for p, _ in games}), len({g for _, g in games}), rows.count(),
+                           [r.asDict() for r in flagged])
+    rows.unpersist()
+    late.unpersist()
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--include-late", action="store_true")
@@ -59,12 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = recompute(spark, settings, args.include_late, args.pitcher).cache()
     print(f"recomputed {rows.count()} rows", flush=True)
     if args.write:
-        from delta.tables import DeltaTable
-
-        source = rows.withColumns({"ingest_app_id": F.lit("recompute"), "ingest_batch_id": F.lit(None).cast("long")})
-        key = " and ".join(f"t.{k} = s.{k}" for k in ("game_pk", "at_bat_number", "pitch_number", "model_version"))
-        (DeltaTable.forPath(spark, settings.tables.pitch_features).alias("t").merge(source.alias("s"), key)
-         .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        merge_features(spark, settings, rows, "recompute")
         print("merged into pitch_features", flush=True)
 
 

@@ -181,7 +181,9 @@ def write_features(spark: SparkSession, batch: list[dict], tables: Tables, info:
     feats = [{n: r[n] for n in FEATURE_NAMES} for r in batch if r["branch"] == "features"]
     if not feats:
         return FeaturesWritten(0, 0, None, [])
+    started = time.time()
     rows = score_rows(feats, timelines, baselines)
+    log.debug("batch %d scored %d feature rows in %.2fs", info.batch_id, len(feats), time.time() - started)
     silver = table_specs()["pitch_features"]
     lineage = {"ingest_app_id": app_id, "ingest_batch_id": info.batch_id}
     final = [tuple({**r, **lineage}[n] for n in silver.schema.fieldNames()) for r in rows if r["is_final"]]
@@ -248,6 +250,7 @@ def write_stream_batch(batch_df: DataFrame, batch_id: int, *, tables: Tables, ch
     entered = time.time()
     # Materialized once: every action below reads this batch, and the stream's plan is not cheap.
     df = batch_df.localCheckpoint(eager=True)
+    checkpointed = time.time()
     try:
         batch = collect_batch(df)
         materialized = time.time()
@@ -307,9 +310,12 @@ def write_stream_batch(batch_df: DataFrame, batch_id: int, *, tables: Tables, ch
         }
         metrics = spark.createDataFrame([row], schema=table_specs()["stream_metrics"].schema)
         append_once(metrics, tables.stream_metrics, app_id, batch_id)
-        log.debug("batch %d stages: planned %.2fs, materialized %.2fs, commits %.2fs, metrics %.2fs", batch_id,
-                  entered - info.trigger_time.timestamp(), materialized - entered, done - materialized,
-                  time.time() - done)
+        log.debug("batch %d stages: planned %.2fs, checkpointed %.2fs, collected %.2fs, bronze %s, gold %s, "
+                  "commits %.2fs, metrics %.2fs", batch_id, entered - info.trigger_time.timestamp(),
+                  checkpointed - entered, materialized - checkpointed,
+                  {k: round(v - materialized, 2) for k, v in bronze_at.items()},
+                  round(scored.gold_commit - materialized, 2) if scored.gold_commit else None,
+                  done - materialized, time.time() - done)
         print(
             f"stream batch {batch_id}: {row['rows_in']} in, {row['pitches_written']} pitches written "
             f"({row['late_pitches']} late), {row['duplicates_dropped']} duplicates, {row['quarantined']} quarantined, "

@@ -1,0 +1,1 @@
+"""Dagster definitions by concept: stream (observed tables), baselines, calibration, quality."""
