@@ -11,7 +11,9 @@ the run, since GX issues one Spark job per metric.
 
 Two passes keep a clean batch cheap: the whole suite runs with BOOLEAN_ONLY (aggregates only, ~9 Spark
 jobs for `pitches`); only the expectations that failed run again with SUMMARY to name the failing rows
-by the table key (`unexpected_index_column_names`), which costs about three more jobs per expectation.
+by the table key (`unexpected_index_column_names`), which costs about two more jobs per expectation.
+Measured on the 2020-09-03 game day (2,507 pitches, local[2] shared with other Spark work): a clean
+`pitches` batch ~1.2-1.6 s, one with two defects ~2.1-2.4 s, the first call of a process ~3.5 s.
 """
 
 from __future__ import annotations
@@ -147,11 +149,15 @@ def _result_columns(result: ExpectationValidationResult) -> tuple[str, ...]:
 
 
 def _error(result: ExpectationValidationResult) -> str | None:
+    """GX's exception message(s) for a check that could not run: first lines only (Spark appends the
+    whole plan), each once."""
     info = result.exception_info or {}
     if "raised_exception" in info:  # one exception, or one per metric keyed by metric id
         info = {"": info}
-    messages = [i.get("exception_message") for i in info.values() if isinstance(i, dict) and i.get("raised_exception")]
-    return "; ".join(str(m) for m in messages) if messages else None
+    messages = [str(i.get("exception_message") or "").strip().splitlines()
+                for i in info.values() if isinstance(i, dict) and i.get("raised_exception")]
+    firsts = dict.fromkeys(m[0].rstrip(";") for m in messages if m)
+    return "; ".join(firsts) if messages else None
 
 
 def _failure(result: ExpectationValidationResult) -> Failure:
