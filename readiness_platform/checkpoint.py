@@ -55,6 +55,11 @@ def batch_info(spark: SparkSession, checkpoint: str, batch_id: int) -> BatchInfo
 _query_ids: dict[str, str] = {}
 
 
+def forget_query_id(checkpoint: str) -> None:
+    """Drop the cached id: a checkpoint deleted and created again at the same path has a new one."""
+    _query_ids.pop(checkpoint.rstrip("/"), None)
+
+
 def query_id(spark: SparkSession, checkpoint: str) -> str:
     """The id Spark gave the query when this checkpoint was created; it survives restarts."""
     key = checkpoint.rstrip("/")

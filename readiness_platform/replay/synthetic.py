@@ -35,8 +35,9 @@ def pitch_pools(statcast_dir: Path, min_pitches: int = 100) -> list[list[Tracked
 
 
 def synthetic_items(pools: list[list[TrackedPitch]], pitchers: int, rate: float, duration_s: float,
-                    start: datetime, seed: int = 7) -> list[FeedItem]:
-    """`rate` events per second for `duration_s`, spread over `pitchers` synthetic pitchers, from `start`."""
+                    start: datetime, seed: int = 7, first_pitcher: int = 0) -> list[FeedItem]:
+    """`rate` events per second for `duration_s`, spread over `pitchers` synthetic pitchers, from `start`.
+    Pitchers are numbered from `first_pitcher` (a second load into the same stream takes new ones)."""
     rng = random.Random(seed)
     items: list[FeedItem] = []
     counters = [0] * pitchers
@@ -50,12 +51,12 @@ def synthetic_items(pools: list[list[TrackedPitch]], pitchers: int, rate: float,
         game, in_game = divmod(counters[who] - 1, PITCHES_PER_GAME)  # an outing of a real length
         at_bat, pitch_no = divmod(in_game, 4)
         pitch = real.model_copy(update={
-            "game_pk": SYNTHETIC_GAME_PK + who * 10_000 + game,
+            "game_pk": SYNTHETIC_GAME_PK + (first_pitcher + who) * 10_000 + game,
             "at_bat_number": at_bat + 1,
             "pitch_number": pitch_no + 1,
             "game_date": t.date(),
             "event_time": t,
-            "pitcher_id": SYNTHETIC_GAME_PK + who,
+            "pitcher_id": SYNTHETIC_GAME_PK + first_pitcher + who,
             "home_team": "STL",
             "tracking_system_id": systems,
         })
@@ -69,11 +70,11 @@ def synthetic_items(pools: list[list[TrackedPitch]], pitchers: int, rate: float,
 
 
 def run_load(landing: Path, statcast_dir: Path, pitchers: int, rate: float, duration_s: float,
-             lag: LagModel, sink: FeedSink | None = None) -> None:
+             lag: LagModel, sink: FeedSink | None = None, first_pitcher: int = 0) -> None:
     """Generate and deliver the load in real time (speed-up 1), starting now."""
     pools = pitch_pools(statcast_dir)
     start = datetime.now(timezone.utc)
-    items = synthetic_items(pools, pitchers, rate, duration_s, start, lag.seed)
+    items = synthetic_items(pools, pitchers, rate, duration_s, start, lag.seed, first_pitcher)
     plan = plan_deliveries(items, lag)
     # the plan starts at the first delivery (2-5 s after `start`): wait so feed time tracks the wall
     wait = (plan[0].deliver_at - datetime.now(timezone.utc)).total_seconds()
@@ -84,4 +85,6 @@ def run_load(landing: Path, statcast_dir: Path, pitchers: int, rate: float, dura
 
 if __name__ == "__main__":
     landing, statcast, pitchers, rate, duration = sys.argv[1:6]
-    run_load(Path(landing), Path(statcast), int(pitchers), float(rate), float(duration), LagModel())
+    first = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+    run_load(Path(landing), Path(statcast), int(pitchers), float(rate), float(duration), LagModel(),
+             first_pitcher=first)

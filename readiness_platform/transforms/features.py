@@ -76,7 +76,7 @@ WINDOW_FIELDS = _window_fields()
 FEATURES_SCHEMA = T.StructType([
     T.StructField("pitcher_id", T.LongType()), *PITCH_FIELDS, *WINDOW_FIELDS, T.StructField("is_final", T.BooleanType()),
 ])
-PITCH_STATE = T.StructType([*PITCH_FIELDS, T.StructField("final", T.BooleanType())])
+PITCH_STATE = T.StructType(PITCH_FIELDS)
 OUTING_STATE = T.StructType([
     T.StructField("game_date", T.DateType()), T.StructField("game_pk", T.LongType()), T.StructField("pitches", T.LongType()),
 ])
@@ -124,15 +124,24 @@ class PitcherFeatures(StatefulProcessor):
         ms = T.StructType([T.StructField("at_ms", T.LongType())])
         self.final_timer = handle.getValueState("final_timer", ms)
         self.expiry = handle.getValueState("expiry", ms)
+        # The pitch list is append-only (rewriting it whole each batch cost O(state) of RocksDB writes):
+        # a pitch is final once its event time is at or behind `finalized`, the watermark of the last
+        # finalization. Spark drops rows behind the previous watermark before they reach the processor,
+        # so no pitch can arrive at or behind `finalized`.
+        self.finalized = handle.getValueState("finalized", ms)
 
     def _load(self) -> tuple[list[dict], list[Outing]]:
         names = PITCH_STATE.fieldNames()
+        done = self.finalized.get()
+        finalized = done[0] if done is not None else -1
         pitches = [dict(zip(names, t)) for t in self.pitches.get()] if self.pitches.exists() else []
+        for p in pitches:
+            p["final"] = _ms(p["event_time"]) <= finalized
         outings = [Outing(_date(d), int(g), int(n)) for d, g, n in self.outings.get()] if self.outings.exists() else []
         return pitches, outings
 
-    def _save(self, pitches: list[dict]) -> None:
-        self.pitches.put([tuple(p[n] for n in PITCH_STATE.fieldNames()) for p in pitches])
+    def _append(self, pitches: list[dict]) -> None:
+        self.pitches.appendList([tuple(p[n] for n in PITCH_STATE.fieldNames()) for p in pitches])
 
     def _set_timer(self, state, at_ms: int | None) -> None:  # noqa: ANN001
         held = state.get()
@@ -204,7 +213,7 @@ class PitcherFeatures(StatefulProcessor):
         if not new:
             return
         pitches.extend(new)
-        self._save(pitches)
+        self._append(new)
         self._schedule(pitches)
         yield self._emit(pitcher_id, pitches, outings, new, final=False)
 
@@ -223,6 +232,7 @@ class PitcherFeatures(StatefulProcessor):
             frame = self._emit(pitcher_id, pitches, outings, due, final=True)
             for p in due:
                 p["final"] = True
+            self.finalized.update((watermark,))
             yield frame
         quiet_since = max((_ms(p["event_time"]) for p in pitches), default=None)
         if quiet_since is not None and quiet_since + GAME_STATE_HOURS * 3_600_000 <= watermark \
@@ -233,11 +243,10 @@ class PitcherFeatures(StatefulProcessor):
             outings = [o for o in outings if (newest - o.game_date).days <= REST_HORIZON_DAYS]
             self.outings.put([(o.game_date, o.game_pk, o.pitches) for o in outings])
             self.pitches.clear()
+            self.finalized.clear()
             self._set_timer(self.final_timer, None)
             self._set_timer(self.expiry, None)
             return
-        if due:
-            self._save(pitches)
         self._schedule(pitches)
 
     def close(self) -> None:

@@ -20,13 +20,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from readiness_platform.checkpoint import forget_query_id
 from readiness_platform.lakehouse import ensure_tables
 from readiness_platform.settings import Settings, Tables, get_settings
 from readiness_platform.spark import build_spark
 from readiness_platform.transforms.baselines import baselines_by_pitcher
 from readiness_platform.transforms.contract import parse_feed
 from readiness_platform.transforms.features import PITCH_NAMES, Baselines, pitcher_features
-from spark_jobs.stream.sinks import write_stream_batch
+from spark_jobs.stream.sinks import forget_caches, write_stream_batch
 
 
 def read_landing(spark: SparkSession, landing: str, max_files_per_trigger: int | None = None) -> DataFrame:
@@ -99,6 +100,10 @@ def start_stream(
         raw = read_landing(spark, str(settings.landing), settings.max_files_per_trigger)
     baselines = load_baselines(spark, tables)
     checkpoint = checkpoint or f"{settings.checkpoints}/stream"
+    # A checkpoint deleted and made again at this path is a new query with a new id: cached, the old id
+    # would make the writers skip the new query's batches as "already committed" (seen in a benchmark).
+    forget_query_id(checkpoint)
+    forget_caches()  # the writer's caches of Delta rows are rebuilt from the tables, as after a restart
     writer = (
         branches(parse_feed(raw), settings.watermark_delay_seconds, baselines)
         .writeStream.queryName("readiness_stream")

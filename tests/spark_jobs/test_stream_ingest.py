@@ -127,3 +127,15 @@ def test_a_real_game_day_lands_exactly_once(spark, settings):
     # analysts read bronze without Spark: delta-rs, and DuckDB over it
     arrow = DeltaTable(settings.tables.pitches).to_pyarrow_table()
     assert duckdb.sql("select count(distinct (game_pk, at_bat_number, pitch_number)) from arrow").fetchall() == [(2507,)]
+
+
+def test_a_stream_started_again_on_a_new_checkpoint_at_the_same_path_writes(spark, settings):
+    """Deleting the tables and checkpoint and starting again in the same process is a new query with a
+    new id: nothing of the first may make its batches look already committed."""
+    import shutil
+
+    for _ in range(2):
+        shutil.rmtree(settings.home, ignore_errors=True)
+        write_files(settings.landing, [[pitch_line(1, 10)], [pitch_line(2, 20)]])
+        run_to_end(spark, settings)
+        assert sorted(p["pitch_number"] for p in table(settings.tables.pitches)) == [1, 2]
