@@ -7,7 +7,8 @@ PY := .venv/bin/python
 setup:            ## Debian packages, Python environment, JVM jars (idempotent)
 	bash scripts/setup.sh
 
-demo: setup       ## a real game day through the platform, on embedded defaults
+demo: setup       ## a real game day through the platform, on embedded defaults (leaves the services up)
+	bash scripts/services.sh start
 	$(PY) -m readiness_platform.cli demo
 
 test: setup       ## every test, with PostgreSQL and Redis started once for the run

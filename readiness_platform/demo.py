@@ -2,10 +2,12 @@
 
     readiness demo            (what `make demo` runs)
 
-It seeds the seasonal baselines from the real seasons (batch), starts the readiness stream on a local
-Spark, replays the real Statcast file of 2020-09-03 (8 games, 2,507 pitches) into the landing folder with
-the ballpark's lag model, waits until the stream has taken everything in, then prints what landed where -
-bronze, quarantine, features, each pitcher's readiness - and writes a report page with the stream's figures.
+It materializes the season's baselines through Dagster (Delta + PostgreSQL), starts the readiness stream
+on a local Spark, replays the real Statcast file of 2020-09-03 (8 games, 2,507 pitches) into the landing
+folder with the ballpark's lag model, waits until the stream has taken everything in, then runs what the
+Dagster daemon would: the sensors (calibration, late data, table observations), the late-data
+reprocessing, the quality gates and the v1 -> v2 cutover. The runs are stored in var/dagster, so
+`make dagster` shows them. Prints what landed where and writes a report page with the stream's figures.
 """
 
 from __future__ import annotations
@@ -15,19 +17,99 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
+
+from readiness_platform.defs.baselines.assets import seasonal_baselines
+from readiness_platform.defs.calibration.sensors import calibration_sensor
+from readiness_platform.defs.late_data.sensors import late_data_sensor
+from readiness_platform.defs.stream.sensors import stream_tables_observer
+from readiness_platform.domain.errors import ReadinessError
 from readiness_platform.replay import replay_plan
 from readiness_platform.replay.lag import LagModel
 from readiness_platform.replay.player import play
 from readiness_platform.replay.sinks import LandingFolderSink
+from readiness_platform.resources import local_resources
 from readiness_platform.settings import Settings
 
 DEMO_FILE = "statcast_2020-09-03_all_games__pybaseball.csv"
 
 
+def _dagster_instance(settings: Settings) -> dg.DagsterInstance:
+    from readiness_platform.instance import write_dagster_home
+
+    return dg.DagsterInstance.from_config(str(write_dagster_home(settings)))
+
+
+def _check(result: dg.ExecuteInProcessResult, what: str) -> dg.ExecuteInProcessResult:
+    if not result.success:
+        raise ReadinessError(f"demo: the Dagster run of {what} failed (run {result.run_id}); see `make dagster`")
+    return result
+
+
+def _calibration_loop(settings: Settings, instance: dg.DagsterInstance, stop: threading.Event,
+                      every_s: float = 5.0) -> None:
+    """What the Dagster daemon does during a game: tick calibration_sensor, launch what it asks for
+    (once per run key, as the daemon does), so the cameras are recalibrated while the game is on."""
+    from readiness_platform.defs.calibration.jobs import recalibration
+
+    platform = local_resources(settings)["platform"]
+    launched: set[str] = set()
+    while not stop.wait(every_s):
+        try:
+            result = calibration_sensor(dg.build_sensor_context(instance=instance), platform=platform)
+        except Exception as e:  # noqa: BLE001 - a tick that fails is logged and retried, as the daemon does
+            print(f"demo: calibration sensor tick failed: {e}", flush=True)
+            continue
+        for request in result.run_requests or []:
+            if request.run_key in launched:
+                continue
+            launched.add(request.run_key)
+            _check(recalibration.execute_in_process(run_config=request.run_config, tags=request.tags,
+                                                    instance=instance, resources={"platform": platform}),
+                   "recalibration")
+            print(f"demo: recalibration of {request.tags['tracking_system_id']}: {request.tags['reason']}",
+                  flush=True)
+
+
+def orchestrate(settings: Settings, instance: dg.DagsterInstance) -> None:
+    """One tick of each sensor, the runs they ask for, the quality gates and the cutover, as the
+    Dagster daemon would run them (in this process, with the local resources)."""
+    from readiness_platform.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    resources = local_resources(settings)
+    platform = resources["platform"]
+    observed = stream_tables_observer(dg.build_sensor_context(instance=instance), platform=platform)
+    for event in observed.asset_events:
+        instance.report_runless_asset_event(event)
+    print("demo: observed " + ", ".join(f"{e.asset_key.path[-1]} {e.metadata['dagster/row_count'].value} rows"
+                                        for e in observed.asset_events), flush=True)
+    calibration = calibration_sensor(dg.build_sensor_context(instance=instance), platform=platform)
+    for request in calibration.run_requests or []:
+        _check(defs.resolve_job_def("recalibration").execute_in_process(
+            run_config=request.run_config, tags=request.tags, instance=instance), "recalibration")
+    print(f"demo: calibration sensor: {len(calibration.run_requests or [])} recalibration runs "
+          f"({calibration.skip_reason.skip_message if calibration.skip_reason else 'requested'})", flush=True)
+    late = late_data_sensor(dg.build_sensor_context(instance=instance), platform=platform)
+    for request in late.run_requests or []:
+        run = _check(defs.resolve_job_def("late_reprocessing").execute_in_process(
+            run_config=request.run_config, tags=request.tags, instance=instance), "late_reprocessing")
+        print(f"demo: late data: {run.output_for_node('reprocess_late_pitches')} late pitches rescored into "
+              f"pitch_features ({request.tags['reason']})", flush=True)
+    gates = defs.resolve_job_def("quality_gates").execute_in_process(instance=instance, raise_on_error=False)
+    for e in gates.get_asset_check_evaluations():
+        print(f"demo: quality gate {e.check_name}: {'passed' if e.passed else 'FAILED'}, "
+              f"feature QA {e.metadata['feature_qa'].value:.2f}", flush=True)
+    cutover = defs.resolve_job_def("v2_cutover").execute_in_process(instance=instance, raise_on_error=False)
+    checks = {e.check_name: e.passed for e in cutover.get_asset_check_evaluations()}
+    switched = bool(cutover.asset_materializations_for_node("active_model_version"))
+    print(f"demo: v1 -> v2 cutover gates {checks}: {'switched to v2' if switched else 'not switched'}",
+          flush=True)
+
+
 def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, files: list[Path] | None = None) -> Path:
     """Replay, stream, summarize; returns the report page."""
     from readiness_platform.spark import build_spark
-    from spark_jobs.baselines.main import corpus_pitches, write_baselines
     from spark_jobs.stream.main import start_stream
 
     if fresh:
@@ -35,22 +117,34 @@ def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, fil
         for path in (settings.landing, landing_archive, Path(settings.tables.root), Path(settings.checkpoints)):
             shutil.rmtree(path, ignore_errors=True)
     files = files or [settings.statcast_dir / DEMO_FILE]
-    lag = LagModel(watermark_delay_s=settings.watermark_delay_seconds)
+    # late messages come 10-30 min (feed time) late, as after a camera reconnect: 5-15 s of the replay's
+    # wall time, behind the watermark, so the late-data reprocessing has work to show
+    lag = LagModel(watermark_delay_s=settings.watermark_delay_seconds, late_extra_s=(600.0, 1800.0))
     plan = replay_plan(files, lag)
     print(f"demo: {len(plan)} messages planned from {', '.join(p.name for p in files)}; starting Spark", flush=True)
     spark = build_spark(settings, "readiness-demo")
-    print("demo: seasonal baselines from the real seasons", flush=True)
-    write_baselines(spark, settings, corpus_pitches(spark, settings))
+    seasons = sorted({d.event_time.year for d in plan})
+    print(f"demo: seasonal baselines of {seasons} from the real seasons, through Dagster", flush=True)
+    instance = _dagster_instance(settings)
+    for season in seasons:
+        _check(dg.materialize([seasonal_baselines], partition_key=str(season), instance=instance,
+                              resources=local_resources(settings)), f"seasonal_baselines {season}")
     query = start_stream(spark, settings)
     replay = threading.Thread(
         target=play, args=(plan, LandingFolderSink(settings.landing)), kwargs={"speedup": speedup}, daemon=True
     )
+    stop = threading.Event()
+    calibrations = threading.Thread(target=_calibration_loop, args=(settings, instance, stop), daemon=True)
     started = time.monotonic()
     replay.start()
+    calibrations.start()
     replay.join()
     query.processAllAvailable()
+    stop.set()
+    calibrations.join()
     query.stop()
     print(f"demo: replay and stream done in {time.monotonic() - started:.0f} s", flush=True)
+    orchestrate(settings, instance)
     from readiness_platform.report import stream_report
 
     return stream_report(settings, Path(settings.home) / "reports" / "stream.html")
