@@ -19,8 +19,8 @@ from readiness_platform.replay.sinks import LandingFolderSink
 from readiness_platform.resources import PlatformResource, SparkResource
 from spark_jobs.baselines.main import corpus_pitches, write_baselines
 from spark_jobs.recompute.main import recompute
-from spark_jobs.stream.main import start_stream
 from tests.conftest import GAME_DAY
+from tests.spark_jobs.stream_helpers import run_to_end
 from tests.spark_jobs.test_stream_features import KEY, same
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -36,12 +36,7 @@ def test_late_pitches_are_reprocessed_into_silver(spark, settings):
     # 5 % of messages 1-2 h late: behind the watermark of the batch they land in (200 messages a batch)
     plan = replay_plan([GAME_DAY], LagModel(seed=5, late_rate=0.05, late_extra_s=(3600.0, 7200.0)))
     play(plan, LandingFolderSink(settings.landing), speedup=0, per_file=200, log=lambda _: None)
-    query = start_stream(spark, settings.model_copy(update={"max_files_per_trigger": 1}), available_now=True)
-    try:
-        query.awaitTermination(900)
-        assert query.exception() is None
-    finally:
-        query.stop()
+    run_to_end(spark, settings)
     bronze = rows(settings.tables.pitches)
     late = [p for p in bronze if p["is_late"]]
     assert len(late) > 20

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from readiness_platform.replay.sinks import LandingFolderSink
+from readiness_platform.settings import Settings
 
 T0 = datetime(2020, 9, 3, 23, 0, tzinfo=timezone.utc)
 
@@ -27,3 +28,15 @@ def write_files(landing: Path, files: list[list[str]]) -> None:
     sink = LandingFolderSink(landing)
     for lines in files:
         sink.write(lines)
+
+
+def run_to_end(spark, settings: Settings, timeout_s: float = 600) -> None:  # noqa: ANN001
+    """One micro-batch per landing file, until the folder is drained."""
+    from spark_jobs.stream.main import start_stream
+
+    query = start_stream(spark, settings.model_copy(update={"max_files_per_trigger": 1}), available_now=True)
+    try:
+        query.awaitTermination(timeout_s)
+        assert query.exception() is None
+    finally:
+        query.stop()

@@ -17,8 +17,8 @@ from readiness_platform.replay.sinks import LandingFolderSink
 from readiness_platform.replay.statcast import statcast_files
 from spark_jobs.baselines.main import corpus_pitches, write_baselines
 from spark_jobs.recompute.main import recompute
-from spark_jobs.stream.main import start_stream
 from tests.conftest import STATCAST_DIR
+from tests.spark_jobs.stream_helpers import run_to_end
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 KEY = ("game_pk", "at_bat_number", "pitch_number", "model_version")
@@ -46,12 +46,7 @@ def test_stream_final_rows_equal_the_batch_recompute_on_the_whole_corpus(spark, 
     overtaken = sum(1 for a, b in zip(pitches, pitches[1:]) if b.event_time < a.event_time)
     assert overtaken > 200  # the test really exercises out-of-order arrival (327 with this seed)
     play(plan, LandingFolderSink(settings.landing), speedup=0, per_file=2500, log=lambda _: None)
-    query = start_stream(spark, settings.model_copy(update={"max_files_per_trigger": 1}), available_now=True)
-    try:
-        query.awaitTermination(1800)
-        assert query.exception() is None
-    finally:
-        query.stop()
+    run_to_end(spark, settings, timeout_s=1800)
 
     silver = DeltaTable(settings.tables.pitch_features).to_pyarrow_table().to_pylist()
     stream = {tuple(r[k] for k in KEY): r for r in silver}

@@ -14,22 +14,10 @@ from readiness_platform.replay import replay_plan
 from readiness_platform.replay.lag import LagModel
 from readiness_platform.replay.player import play
 from readiness_platform.replay.sinks import LandingFolderSink
-from readiness_platform.settings import Settings
-from spark_jobs.stream.main import start_stream
 from tests.conftest import GAME_DAY
-from tests.spark_jobs.stream_helpers import pitch_line, write_files
+from tests.spark_jobs.stream_helpers import pitch_line, run_to_end, write_files
 
 pytestmark = pytest.mark.spark
-
-
-def run_to_end(spark, settings: Settings) -> None:
-    """One micro-batch per landing file, until the folder is drained."""
-    query = start_stream(spark, settings.model_copy(update={"max_files_per_trigger": 1}), available_now=True)
-    try:
-        query.awaitTermination(600)
-        assert query.exception() is None
-    finally:
-        query.stop()
 
 
 def table(path: str) -> list[dict]:
