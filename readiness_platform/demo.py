@@ -46,32 +46,36 @@ def _check(result: dg.ExecuteInProcessResult, what: str) -> dg.ExecuteInProcessR
     return result
 
 
-def _calibration_loop(settings: Settings, instance: dg.DagsterInstance, stop: threading.Event,
-                      every_s: float = 5.0) -> None:
-    """What the Dagster daemon does during a game: tick calibration_sensor, launch what it asks for
-    (once per run key, as the daemon does), so the cameras are recalibrated while the game is on."""
+def _tick_calibration(settings: Settings, instance: dg.DagsterInstance, launched: set[str]) -> dg.SensorResult:
+    """One tick of calibration_sensor and a `recalibration` run for each request not launched yet (the
+    daemon's run-key rule)."""
     from readiness_platform.defs.calibration.jobs import recalibration
 
     platform = local_resources(settings)["platform"]
-    launched: set[str] = set()
+    result = calibration_sensor(dg.build_sensor_context(instance=instance), platform=platform)
+    for request in result.run_requests or []:
+        if request.run_key in launched:
+            continue
+        launched.add(request.run_key)
+        _check(recalibration.execute_in_process(run_config=request.run_config, tags=request.tags,
+                                                instance=instance, resources={"platform": platform}),
+               "recalibration")
+        print(f"demo: recalibration of {request.tags['tracking_system_id']}: {request.tags['reason']}", flush=True)
+    return result
+
+
+def _calibration_loop(settings: Settings, instance: dg.DagsterInstance, stop: threading.Event,
+                      launched: set[str], every_s: float = 5.0) -> None:
+    """What the Dagster daemon does during a game: tick calibration_sensor every few seconds, so the
+    cameras are recalibrated while the game is on."""
     while not stop.wait(every_s):
         try:
-            result = calibration_sensor(dg.build_sensor_context(instance=instance), platform=platform)
+            _tick_calibration(settings, instance, launched)
         except Exception as e:  # noqa: BLE001 - a tick that fails is logged and retried, as the daemon does
             print(f"demo: calibration sensor tick failed: {e}", flush=True)
-            continue
-        for request in result.run_requests or []:
-            if request.run_key in launched:
-                continue
-            launched.add(request.run_key)
-            _check(recalibration.execute_in_process(run_config=request.run_config, tags=request.tags,
-                                                    instance=instance, resources={"platform": platform}),
-                   "recalibration")
-            print(f"demo: recalibration of {request.tags['tracking_system_id']}: {request.tags['reason']}",
-                  flush=True)
 
 
-def orchestrate(settings: Settings, instance: dg.DagsterInstance) -> None:
+def orchestrate(settings: Settings, instance: dg.DagsterInstance, launched: set[str]) -> None:
     """One tick of each sensor, the runs they ask for, the quality gates and the cutover, as the
     Dagster daemon would run them (in this process, with the local resources)."""
     from readiness_platform.definitions import build_definitions
@@ -84,10 +88,7 @@ def orchestrate(settings: Settings, instance: dg.DagsterInstance) -> None:
         instance.report_runless_asset_event(event)
     print("demo: observed " + ", ".join(f"{e.asset_key.path[-1]} {e.metadata['dagster/row_count'].value} rows"
                                         for e in observed.asset_events), flush=True)
-    calibration = calibration_sensor(dg.build_sensor_context(instance=instance), platform=platform)
-    for request in calibration.run_requests or []:
-        _check(defs.resolve_job_def("recalibration").execute_in_process(
-            run_config=request.run_config, tags=request.tags, instance=instance), "recalibration")
+    calibration = _tick_calibration(settings, instance, launched)
     print(f"demo: calibration sensor: {len(calibration.run_requests or [])} recalibration runs "
           f"({calibration.skip_reason.skip_message if calibration.skip_reason else 'requested'})", flush=True)
     late = late_data_sensor(dg.build_sensor_context(instance=instance), platform=platform)
@@ -134,7 +135,8 @@ def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, fil
         target=play, args=(plan, LandingFolderSink(settings.landing)), kwargs={"speedup": speedup}, daemon=True
     )
     stop = threading.Event()
-    calibrations = threading.Thread(target=_calibration_loop, args=(settings, instance, stop), daemon=True)
+    launched: set[str] = set()
+    calibrations = threading.Thread(target=_calibration_loop, args=(settings, instance, stop, launched), daemon=True)
     started = time.monotonic()
     replay.start()
     calibrations.start()
@@ -144,7 +146,7 @@ def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, fil
     calibrations.join()
     query.stop()
     print(f"demo: replay and stream done in {time.monotonic() - started:.0f} s", flush=True)
-    orchestrate(settings, instance)
+    orchestrate(settings, instance, launched)
     from readiness_platform.report import stream_report
 
     return stream_report(settings, Path(settings.home) / "reports" / "stream.html")

@@ -41,9 +41,15 @@ class Deployment:
     evidence: dict
 
 
+def _exists(conn: psycopg.Connection) -> bool:
+    # reads do not create the table (a read per API request must not run DDL); the first switch does
+    return conn.execute("select to_regclass('model_deployments')").fetchone()[0] is not None
+
+
 def active(conn: psycopg.Connection) -> Deployment:
     """The decision in force (v1 by default, before any decision)."""
-    conn.execute(DDL)
+    if not _exists(conn):
+        return Deployment(None, DEFAULT_VERSION, None, None, None, None, None, {})
     row = conn.execute("select id, active_version, previous_version, action, decided_at, decided_by, reason, "
                        "evidence from model_deployments order by id desc limit 1").fetchone()
     if row is None:
@@ -68,7 +74,8 @@ def switch(conn: psycopg.Connection, version: str, action: str, decided_by: str,
 
 
 def history(conn: psycopg.Connection, limit: int = 20) -> list[Deployment]:
-    conn.execute(DDL)
+    if not _exists(conn):
+        return []
     rows = conn.execute("select id, active_version, previous_version, action, decided_at, decided_by, reason, "
                         "evidence from model_deployments order by id desc limit %s", (limit,)).fetchall()
     return [Deployment(*r) for r in rows]

@@ -16,7 +16,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from readiness_platform.domain.calibration import Reading, SystemTimeline, needs_recalibration
+from readiness_platform.domain.calibration import needs_recalibration
 from readiness_platform.settings import Tables
 
 
@@ -68,28 +68,21 @@ def _frame(path: str, columns: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
 
 
-def _utc(values: pd.Series) -> list[datetime]:
-    # the calibration maths works in naive UTC, as the stream's collected rows do
-    return [t.to_pydatetime().replace(tzinfo=None) for t in pd.to_datetime(values, utc=True)]
-
-
 def system_confidences(tables: Tables) -> list[SystemConfidence]:
     """Each tracking system's confidence now (in feed time), from bronze's calibrations and readings.
 
     Late rows count here: the question is the camera's state, not what the stream scored on time.
     """
+    from readiness_platform.transforms.features import build_timelines
+
     cal = _frame(tables.calibration_events, ["tracking_system_id", "event_time"])
     env = _frame(tables.environment_readings,
                  ["tracking_system_id", "event_time", "temperature_c", "wind_speed_mph", "vibration_mm_s"])
     out = []
-    for system in sorted(set(cal["tracking_system_id"]) | set(env["tracking_system_id"])):
-        c, e = cal[cal["tracking_system_id"] == system], env[env["tracking_system_id"] == system]
-        readings = [Reading(t, float(r.temperature_c), float(r.wind_speed_mph), float(r.vibration_mm_s))
-                    for t, r in zip(_utc(e["event_time"]), e.itertuples())]
-        timeline = SystemTimeline(_utc(c["event_time"]), readings)
+    for system, (timeline, _) in sorted(build_timelines(cal.to_dict("records"), env.to_dict("records")).items()):
         as_of = max([*timeline.calibrations, *timeline.reading_times])
         out.append(SystemConfidence(system, as_of.replace(tzinfo=timezone.utc), timeline.confidence(as_of),
-                                    timeline.last_calibration(as_of), len(readings)))
+                                    timeline.last_calibration(as_of), len(timeline.readings)))
     return out
 
 

@@ -61,6 +61,11 @@ class Tables:
     def seasonal_baselines(self) -> str:
         return self.path("seasonal_baselines")
 
+    @property
+    def feature_qa(self) -> str:
+        """One row per quality-gate run: feature QA share and failures."""
+        return self.path("feature_qa")
+
 
 class Settings(BaseSettings):
     """The platform's settings; defaults run everything embedded on one machine."""

@@ -51,7 +51,7 @@ def test_gates_pass_on_real_data_and_fail_on_broken_rows(spark, settings, scored
     evaluated = failed.metadata["expectations_evaluated"].value
     assert failed.metadata["feature_qa"].value == pytest.approx((evaluated - 1) / evaluated)
 
-    recorded = DeltaTable(settings.tables.path("feature_qa")).to_pandas().sort_values("checked_at")
+    recorded = DeltaTable(settings.tables.feature_qa).to_pandas().sort_values("checked_at")
     assert sorted(recorded["table"]) == ["pitch_features", "pitch_features", "pitches", "pitches"]
     last = recorded[recorded["table"] == "pitch_features"].iloc[-1]
     assert not last["success"] and last["feature_qa"] == pytest.approx((evaluated - 1) / evaluated)

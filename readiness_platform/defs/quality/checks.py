@@ -11,20 +11,19 @@ import dagster as dg
 
 from expectations.run import QualityReport, validate
 from readiness_platform.resources import PlatformResource, SparkResource
+from readiness_platform.settings import Tables
 
 
-def _record(context: dg.AssetCheckExecutionContext, spark: SparkResource, platform: PlatformResource,
-            table: str, report: QualityReport, scope: str) -> None:
+def _record(context: dg.AssetCheckExecutionContext, session, tables: Tables, table: str,  # noqa: ANN001
+            report: QualityReport, scope: str) -> None:
     """Append the run's feature QA to Delta `feature_qa` (what the alerts' "feature QA < 0.7" reads)."""
     from readiness_platform.lakehouse import ensure_tables, table_specs
 
-    settings = platform.settings()
-    session = spark.session(settings)
-    ensure_tables(session, settings.tables, ["feature_qa"])
+    ensure_tables(session, tables, ["feature_qa"])
     row = (datetime.now(timezone.utc), table, scope, report.feature_qa, report.level, report.success,
            [f.describe() for f in report.failures], context.run.run_id)
     session.createDataFrame([row], schema=table_specs()["feature_qa"].schema).write.format("delta") \
-        .mode("append").save(settings.tables.path("feature_qa"))
+        .mode("append").save(tables.feature_qa)
 
 
 def _report_result(report: QualityReport, scope: str) -> dg.AssetCheckResult:
@@ -45,12 +44,9 @@ def _report_result(report: QualityReport, scope: str) -> dg.AssetCheckResult:
     )
 
 
-def _latest_day(spark: SparkResource, platform: PlatformResource, table: str):  # noqa: ANN202 (DataFrame)
+def _latest_day(df):  # noqa: ANN001, ANN202 (DataFrame -> DataFrame, scope)
     from pyspark.sql import functions as F
 
-    settings = platform.settings()
-    session = spark.session(settings)
-    df = session.read.format("delta").load(settings.tables.path(table))
     latest = df.agg(F.max("game_date")).first()[0]
     if latest is None:
         return df, "empty table"
@@ -61,13 +57,15 @@ def _gate(context: dg.AssetCheckExecutionContext, platform: PlatformResource, sp
           table: str) -> dg.AssetCheckResult:
     from delta.tables import DeltaTable
 
-    path = platform.settings().tables.path(table)
-    if not DeltaTable.isDeltaTable(spark.session(platform.settings()), path):
+    settings = platform.settings()
+    session = spark.session(settings)
+    path = settings.tables.path(table)
+    if not DeltaTable.isDeltaTable(session, path):
         return dg.AssetCheckResult(passed=False, description=f"{path} does not exist yet: has the stream run?")
-    df, scope = _latest_day(spark, platform, table)
+    df, scope = _latest_day(session.read.format("delta").load(path))
     report = validate(df, table)
     context.log.info(report.summary())
-    _record(context, spark, platform, table, report, scope)
+    _record(context, session, settings.tables, table, report, scope)
     return _report_result(report, scope)
 
 
