@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-fast services-up services-down bench dagster lock clean
+.PHONY: setup demo test test-fast services-up services-down bench bench-api api dagster lock clean
 
 setup:            ## Debian packages, Python environment, JVM jars (idempotent)
 	bash scripts/setup.sh
@@ -25,6 +25,14 @@ services-down:
 
 bench: setup      ## streaming benchmark: prints latency and throughput figures
 	$(PY) -m benchmarks.stream_bench
+
+bench-api: setup  ## read-API benchmark: API vs Feast's feature server vs raw Redis, WebSocket push latency
+	bash scripts/services.sh start
+	$(PY) -m benchmarks.api_bench
+
+api: setup        ## the read API and dashboard on http://127.0.0.1:8000 (issue a key: readiness keys issue)
+	bash scripts/services.sh start
+	$(PY) -m readiness_platform.cli api
 
 lock:             ## refresh constraints.txt from the current environment
 	{ echo "# Full lock of the Python environment the tests and the demo run in (pip freeze on Python 3.11)."; \

@@ -1,4 +1,4 @@
-"""`readiness`: the platform's command line (replay, ingest, demo, schema)."""
+"""`readiness`: the platform's command line (replay, ingest, demo, api, keys, feast-env, schema)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,21 @@ def _dagster_home(args: argparse.Namespace) -> None:
         print(f"export DAGSTER_PG_URL={dagster_pg_url(settings)}")
 
 
+def _api(args: argparse.Namespace) -> None:
+    from api.main import main as api_main
+
+    api_main()
+
+
+def _feast_env(args: argparse.Namespace) -> None:
+    from readiness_platform.feature_store import apply_repo, feast_env_exports
+
+    settings = get_settings()
+    if args.apply:
+        apply_repo(settings)
+    print(feast_env_exports(settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="readiness", description=__doc__)
     sub = parser.add_subparsers(required=True, dest="command")
@@ -100,8 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     home.add_argument("--postgres", action="store_true", help="run and event storage in PostgreSQL")
     home.set_defaults(run=_dagster_home)
 
+    api = sub.add_parser("api", help="serve the read API and dashboard on API_HOST:API_PORT (uvicorn)")
+    api.set_defaults(run=_api)
+
+    feast = sub.add_parser("feast-env", help="print the exports the Feast CLI needs for feature_repo/*.yaml")
+    feast.add_argument("--apply", action="store_true", help="also register the repository (idempotent)")
+    feast.set_defaults(run=_feast_env)
+
     schema = sub.add_parser("schema", help="print the feed's JSON Schema")
     schema.set_defaults(run=_schema)
+
+    from api.cli import add_parser as add_keys_parser  # `readiness keys ...`: the read API's key administration
+
+    add_keys_parser(sub)
     return parser
 
 

@@ -34,6 +34,15 @@ from readiness_platform.settings import Settings
 DEMO_FILE = "statcast_2020-09-03_all_games__pybaseball.csv"
 
 
+def reset_announcements(settings: Settings) -> None:
+    """A fresh demo starts with an empty roster (the online store itself is under settings.feast_dir)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    for key in client.scan_iter(match="readiness:*"):
+        client.delete(key)
+
+
 def _dagster_instance(settings: Settings) -> dg.DagsterInstance:
     from readiness_platform.instance import write_dagster_home
 
@@ -97,14 +106,54 @@ def orchestrate(settings: Settings, instance: dg.DagsterInstance, launched: set[
             run_config=request.run_config, tags=request.tags, instance=instance), "late_reprocessing")
         print(f"demo: late data: {run.output_for_node('reprocess_late_pitches')} late pitches rescored into "
               f"pitch_features ({request.tags['reason']})", flush=True)
-    gates = defs.resolve_job_def("quality_gates").execute_in_process(instance=instance, raise_on_error=False)
+    gates = defs.resolve_job_def("online_publication").execute_in_process(instance=instance, raise_on_error=False)
     for e in gates.get_asset_check_evaluations():
         print(f"demo: quality gate {e.check_name}: {'passed' if e.passed else 'FAILED'}, "
               f"feature QA {e.metadata['feature_qa'].value:.2f}", flush=True)
+    for m in gates.asset_materializations_for_node("online_features"):
+        print(f"demo: online store ({settings.feast_env}) repaired from the lakehouse: "
+              f"{m.metadata['rows_written'].value} rows written, {m.metadata['rows_current'].value} already current "
+              f"(the stream pushed them), {m.metadata['pitchers'].value} pitchers", flush=True)
     cutover = defs.resolve_job_def("v2_cutover").execute_in_process(instance=instance, raise_on_error=False)
     checks = {e.check_name: e.passed for e in cutover.get_asset_check_evaluations()}
     switched = bool(cutover.asset_materializations_for_node("active_model_version"))
     print(f"demo: v1 -> v2 cutover gates {checks}: {'switched to v2' if switched else 'not switched'}",
+          flush=True)
+
+
+def serve(settings: Settings) -> None:
+    """The read API on the demo's data, asked as a client would (a key of its own, over HTTP)."""
+    import httpx
+    import uvicorn
+
+    from api.keys import KeyStore
+    from api.main import create_app
+
+    with KeyStore(settings.database_url) as keys:
+        keys.ensure_schema()
+        token = keys.issue("demo", "admin", ttl_days=1).token
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": token}) as http:
+            roster = http.get("/api/pitchers").raise_for_status().json()
+            alerts = http.get("/api/alerts").raise_for_status().json()["alerts"]
+            first = roster["pitchers"][0]["pitcher_id"] if roster["pitchers"] else None
+            one = http.get(f"/api/pitchers/{first}/readiness").raise_for_status().json() if first else None
+    finally:
+        server.should_exit = True
+        thread.join()
+    print(f"demo: read API: {len(roster['pitchers'])} pitchers served under model {roster['model_version']}, "
+          f"{len(alerts)} on alert", flush=True)
+    if one:
+        print(f"demo: GET /api/pitchers/{first}/readiness -> readiness {one['indices']['readiness']:.1f}, "
+              f"alert {one['alert_level']}, pitch of {one['freshness']['event_time']}, "
+              f"{len(one['outing'])} points in the outing", flush=True)
+    print(f"demo: dashboard: `make api`, open http://127.0.0.1:8000/ with the demo key (valid 1 day): {token}",
           flush=True)
 
 
@@ -115,8 +164,10 @@ def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, fil
 
     if fresh:
         landing_archive = Path(f"{settings.landing}.archive")
-        for path in (settings.landing, landing_archive, Path(settings.tables.root), Path(settings.checkpoints)):
+        for path in (settings.landing, landing_archive, Path(settings.tables.root), Path(settings.checkpoints),
+                     settings.feast_dir):
             shutil.rmtree(path, ignore_errors=True)
+        reset_announcements(settings)
     files = files or [settings.statcast_dir / DEMO_FILE]
     # late messages come 10-30 min (feed time) late, as after a camera reconnect: 5-15 s of the replay's
     # wall time, behind the watermark, so the late-data reprocessing has work to show
@@ -147,6 +198,7 @@ def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, fil
     query.stop()
     print(f"demo: replay and stream done in {time.monotonic() - started:.0f} s", flush=True)
     orchestrate(settings, instance, launched)
+    serve(settings)
     from readiness_platform.report import stream_report
 
     return stream_report(settings, Path(settings.home) / "reports" / "stream.html")

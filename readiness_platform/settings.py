@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,23 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         "redis://127.0.0.1:56379/0", validation_alias=AliasChoices("REDIS_URL", "READINESS_REDIS_URL")
     )
+
+    feast_env: Literal["local", "production"] = Field(
+        "local", description="Feast environment (feature_repo/feature_store.<env>.yaml): local = SQLite "
+        "online store, production = Redis at REDIS_URL.")
+    publish_online: bool = Field(True, description="The stream pushes each pitcher's latest row to Feast.")
+    api_host: str = Field("127.0.0.1", validation_alias=AliasChoices("API_HOST", "READINESS_API_HOST"))
+    api_port: int = Field(8000, validation_alias=AliasChoices("API_PORT", "READINESS_API_PORT"))
+    cors_origins: str = Field("", description="Comma-separated origins allowed to call the API from a browser.",
+                              validation_alias=AliasChoices("CORS_ORIGINS", "READINESS_CORS_ORIGINS"))
+    stale_after_seconds: float = Field(
+        60.0, gt=0, description="Data older than this (feed time behind the newest pitch) is flagged stale.")
+    rate_limit_per_second: int = Field(200, ge=1, description="API requests per key per second.")
+
+    @property
+    def feast_dir(self) -> Path:
+        """The Feast registry and (local) SQLite online store."""
+        return self.home / "feast"
 
     @property
     def tables(self) -> Tables:

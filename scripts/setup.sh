@@ -18,6 +18,7 @@ need_pkgs=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_pkgs+=(postgresql-15 postgresql-client-15)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v mvn >/dev/null || need_pkgs+=(maven)
+command -v chromium >/dev/null || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from readiness_platform.checkpoint import forget_query_id
+from readiness_platform.feature_store import OnlinePublisher
 from readiness_platform.lakehouse import ensure_tables
 from readiness_platform.settings import Settings, Tables, get_settings
 from readiness_platform.spark import build_spark
@@ -107,7 +108,8 @@ def start_stream(
     writer = (
         branches(parse_feed(raw), settings.watermark_delay_seconds, baselines)
         .writeStream.queryName("readiness_stream")
-        .foreachBatch(partial(write_stream_batch, tables=tables, checkpoint=checkpoint, baselines=baselines))
+        .foreachBatch(partial(write_stream_batch, tables=tables, checkpoint=checkpoint, baselines=baselines,
+                              online=OnlinePublisher.start(settings) if settings.publish_online else None))
         .option("checkpointLocation", checkpoint)
     )
     if available_now:

@@ -30,6 +30,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from readiness_platform.checkpoint import BatchInfo, batch_info, query_id
+from readiness_platform.feature_store import OnlinePublisher
 from readiness_platform.lakehouse import Commit, append_once, table_specs
 from readiness_platform.settings import Tables
 from readiness_platform.transforms.contract import EVENT_KEYS
@@ -134,16 +135,15 @@ class GoldCache:
     def _order(r: dict) -> tuple:
         return (r["game_date"], r["game_pk"], r["at_bat_number"], r["pitch_number"], bool(r["is_final"]))
 
-    def update(self, scored: list[dict], now: datetime) -> bool:
-        """Keep each pitcher's latest pitch (a final row replaces its provisional one); True if changed."""
-        changed = False
+    def update(self, scored: list[dict], now: datetime) -> list[dict]:
+        """Keep each pitcher's latest pitch (a final row replaces its provisional one); the rows changed."""
+        changed = {}
         for r in scored:
             key = (r["pitcher_id"], r["model_version"])
             held = self.rows.get(key)
             if held is None or self._order(r) > self._order(held):
-                self.rows[key] = {**r, "updated_at": now}
-                changed = True
-        return changed
+                self.rows[key] = changed[key] = {**r, "updated_at": now}
+        return list(changed.values())
 
 
 _caches_lock = threading.Lock()
@@ -167,8 +167,11 @@ class FeaturesWritten:
 
 
 def write_features(spark: SparkSession, batch: list[dict], tables: Tables, info: BatchInfo, app_id: str,
-                   baselines: Baselines) -> FeaturesWritten:
-    """Score the pitchers' feature rows, append the final ones to silver, refresh gold.
+                   baselines: Baselines, online: OnlinePublisher | None = None) -> FeaturesWritten:
+    """Score the pitchers' feature rows, append the final ones to silver, refresh gold and the online store.
+
+    The pitchers whose latest row changed are pushed to the online store first, while the Delta commits
+    run: the dashboard sees a pitch as soon as it is scored (a replayed batch pushes the same rows again).
 
     The rows of one micro-batch are few (two per pitch at most): they are scored on the driver with the
     same function the batch recompute runs on the executors (transforms.features.score_rows).
@@ -195,6 +198,8 @@ def write_features(spark: SparkSession, batch: list[dict], tables: Tables, info:
         with _caches_lock:
             changed = _gold.update(rows, datetime.now(timezone.utc).replace(tzinfo=None))
             gold_rows = list(_gold.rows.values())
+        if changed and online is not None:
+            online.publish(changed)
         if changed:
             gold = table_specs()["pitcher_readiness"].schema
             frame = spark.createDataFrame([tuple(r[n] for n in gold.fieldNames()) for r in gold_rows], schema=gold)
@@ -242,7 +247,7 @@ def latency_percentiles(committed_at: float, ingest_times: list[datetime]) -> tu
 
 
 def write_stream_batch(batch_df: DataFrame, batch_id: int, *, tables: Tables, checkpoint: str,
-                       baselines: Baselines | None = None) -> None:
+                       baselines: Baselines | None = None, online: OnlinePublisher | None = None) -> None:
     """foreachBatch writer of the readiness stream (bind the keyword arguments with functools.partial)."""
     spark = batch_df.sparkSession
     info = batch_info(spark, checkpoint, batch_id)
@@ -261,7 +266,7 @@ def write_stream_batch(batch_df: DataFrame, batch_id: int, *, tables: Tables, ch
         with ThreadPoolExecutor(max_workers=5) as pool:
             quarantine = pool.submit(write_quarantine, df, tables, info, app_id) if summary["bad"] else None
             bronze = {k: pool.submit(write_kind, df, k, tables, info, app_id) for k in KEYS if summary[f"new_{k}"]}
-            features = (pool.submit(write_features, spark, batch, tables, info, app_id, baselines)
+            features = (pool.submit(write_features, spark, batch, tables, info, app_id, baselines, online)
                         if has_features else None)
             bronze_at = {k: f.result().committed_at for k, f in bronze.items()}
             scored = features.result() if features else FeaturesWritten(0, 0, None, [])

@@ -69,3 +69,15 @@ def test_stream_final_rows_equal_the_batch_recompute_on_the_whole_corpus(spark, 
     gold = DeltaTable(settings.tables.pitcher_readiness).to_pyarrow_table().to_pylist()
     assert {(g["pitcher_id"], g["model_version"]) for g in gold} == {(s["pitcher_id"], s["model_version"]) for s in silver}
     assert all(g["is_final"] for g in gold)  # the feed ends with readings past every pitch
+
+    # the stream pushed every pitcher's latest row to the online store (local environment: SQLite)
+    from readiness_platform.online import online_reader
+
+    reader = online_reader(settings)
+    for version in ("v1", "v2"):
+        rows = {g["pitcher_id"]: g for g in gold if g["model_version"] == version}
+        online = reader.read(version, sorted(rows))
+        assert online.keys() == rows.keys()
+        for pid, row in online.items():
+            assert same(row.event_time, rows[pid]["event_time"])
+            assert same(row.features["readiness"], rows[pid]["readiness"]) and row.features["is_final"] is True

@@ -1,0 +1,1 @@
+"""Publication of the features to the online store (Feast)."""

@@ -1,0 +1,195 @@
+"""The Feast feature store of the platform: its configuration per environment, apply, and online writes.
+
+The environment's `feature_repo/feature_store.<env>.yaml` is the one description of the store; its
+`${...}` placeholders are filled from the platform's settings here (and by `readiness feast-env` for the
+Feast CLI), so the registry, the SQLite file and Redis follow READINESS_HOME and REDIS_URL.
+
+Online writes go through Feast (`write_to_online_store`), one view per model version. After a write,
+the pitchers written are announced on Redis: a roster (sorted set, newest event time as score) that the
+API lists, and a pub/sub message the API's WebSocket pushes from. The announcement carries ids and times
+only, never feature values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timezone
+from string import Template
+from urllib.parse import urlparse
+
+import pandas as pd
+import yaml
+
+from readiness_platform.domain.errors import SetupError
+from readiness_platform.settings import REPO_ROOT, Settings
+
+REPO_DIR = REPO_ROOT / "feature_repo"
+ROSTER_KEY = "readiness:roster"
+FEED_KEY = "readiness:feed"
+OUTING_POINTS = 150  # per pitcher and version: the dashboard's sparkline of the outing
+
+
+def updates_channel(db: int) -> str:
+    """The pub/sub channel of one Redis database (pub/sub ignores database numbers: name them apart)."""
+    return f"readiness:updates:{db}"
+
+
+def outing_key(version: str, pitcher_id: int) -> str:
+    return f"readiness:outing:{version}:{pitcher_id}"
+
+log = logging.getLogger("readiness.online")
+_stores: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+def redis_connection_string(redis_url: str) -> str:
+    """REDIS_URL (redis://[:password@]host:port/db) as Feast's `host:port,db=N[,password=...]`."""
+    u = urlparse(redis_url)
+    parts = [f"{u.hostname or '127.0.0.1'}:{u.port or 6379}", f"db={(u.path or '/0').strip('/') or 0}"]
+    if u.password:
+        parts.append(f"password={u.password}")
+    return ",".join(parts)
+
+
+def feast_env(settings: Settings) -> dict[str, str]:
+    """The values of the yaml's placeholders for these settings."""
+    from readiness_platform.spark import local_jars
+
+    return {
+        "FEAST_REGISTRY": str(settings.feast_dir / "registry.db"),
+        "FEAST_SQLITE": str(settings.feast_dir / "online.db"),
+        "FEAST_REDIS": redis_connection_string(settings.redis_url),
+        "FEAST_SPARK_MASTER": settings.spark_master,
+        "FEAST_SPARK_JARS": ",".join(local_jars(settings.jars_dir)),
+    }
+
+
+def repo_config(settings: Settings):  # -> feast.RepoConfig
+    """The RepoConfig of the settings' environment, from its yaml."""
+    from feast.repo_config import RepoConfig
+
+    path = REPO_DIR / f"feature_store.{settings.feast_env}.yaml"
+    if not path.exists():
+        raise SetupError(f"No Feast configuration for environment {settings.feast_env!r} at {path}.")
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+    raw = yaml.safe_load(Template(text).substitute(feast_env(settings)))
+    return RepoConfig(repo_path=REPO_DIR, **raw)
+
+
+def feature_store(settings: Settings):  # -> feast.FeatureStore
+    """The settings' FeatureStore, one per process and environment (it caches its registry)."""
+    from feast import FeatureStore
+
+    key = (settings.feast_env, str(settings.feast_dir), settings.redis_url, str(settings.tables.root))
+    with _lock:
+        if key not in _stores:
+            settings.feast_dir.mkdir(parents=True, exist_ok=True)
+            _stores[key] = FeatureStore(config=repo_config(settings))
+        return _stores[key]
+
+
+def apply_repo(settings: Settings) -> None:
+    """Register the repository's entity, views and services (idempotent)."""
+    from feature_repo import repo_objects
+
+    feature_store(settings).apply(repo_objects(settings.tables))
+
+
+def online_frame(rows: list[dict]) -> pd.DataFrame:
+    """Scored rows (pitch_features columns) as the frame Feast writes: features, pitcher_id, event_time."""
+    from feature_repo.feature_views import FEATURE_NAMES
+
+    frame = pd.DataFrame([{n: r.get(n) for n in ("pitcher_id", "event_time", *FEATURE_NAMES)} for r in rows])
+    frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
+    frame["alert_reasons"] = frame["alert_reasons"].map(lambda v: list(v) if v is not None else [])
+    return frame
+
+
+def write_online(settings: Settings, rows: list[dict], redis_client=None) -> int:
+    """Write scored rows (one per pitcher and version, the newest) to the online store; announce them.
+
+    The caller decides what is newest (the stream's gold state, the repair asset's comparison): with
+    Redis the store writes what it is given.
+    """
+    from feature_repo.feature_views import view_name
+
+    if not rows:
+        return 0
+    store = feature_store(settings)
+    for version in sorted({r["model_version"] for r in rows}):
+        store.write_to_online_store(view_name(version), online_frame([r for r in rows if r["model_version"] == version]))
+    if redis_client is not None:
+        announce(redis_client, rows)
+    return len(rows)
+
+
+def announce(redis_client, rows: list[dict]) -> None:
+    """After a write: the roster, the outing's points, the feed's clock, and a pub/sub message (ids only)."""
+    newest: dict[int, datetime] = {}
+    written_at = datetime.now(timezone.utc).timestamp()
+    with redis_client.pipeline(transaction=False) as pipe:
+        for r in rows:
+            t = _utc(r["event_time"])
+            newest[int(r["pitcher_id"])] = max(t, newest.get(int(r["pitcher_id"]), t))
+            key = outing_key(r["model_version"], int(r["pitcher_id"]))
+            pipe.rpush(key, json.dumps({
+                "t": t.timestamp(), "game_pk": r["game_pk"], "pitch": [r["at_bat_number"], r["pitch_number"]],
+                "readiness": r["readiness"], "velo_delta_mph": r["velo_delta_mph"], "final": bool(r["is_final"])}))
+            pipe.ltrim(key, -OUTING_POINTS, -1)
+        pipe.zadd(ROSTER_KEY, {str(p): t.timestamp() for p, t in newest.items()}, gt=True)
+        pipe.hset(FEED_KEY, mapping={"written_at": written_at})
+        pipe.hsetnx(FEED_KEY, "newest_event_time", 0)
+        pipe.execute()
+        feed_newest = max(t.timestamp() for t in newest.values())
+        # the feed's clock only moves forward (a late pitch written now does not turn it back)
+        pipe.eval("local c = tonumber(redis.call('HGET', KEYS[1], 'newest_event_time') or '0') "
+                  "if tonumber(ARGV[1]) > c then redis.call('HSET', KEYS[1], 'newest_event_time', ARGV[1]) end",
+                  1, FEED_KEY, feed_newest)
+        db = int(redis_client.connection_pool.connection_kwargs.get("db", 0))
+        pipe.publish(updates_channel(db), json.dumps({"pitchers": sorted(newest), "written_at": written_at}))
+        pipe.execute()
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+
+
+class OnlinePublisher:
+    """The stream's online writer: Feast, then the announcement on Redis.
+
+    A failed online write never stops the stream (the rows are in Delta; the `online_features` asset
+    repairs the store): it is logged and counted in `failures`.
+    """
+
+    def __init__(self, settings: Settings, redis_client) -> None:
+        self.settings = settings
+        self.redis = redis_client
+        self.published = 0
+        self.failures = 0
+
+    @classmethod
+    def start(cls, settings: Settings) -> OnlinePublisher:
+        """Register the repository (idempotent) and connect to Redis."""
+        import redis
+
+        apply_repo(settings)
+        return cls(settings, redis.Redis.from_url(settings.redis_url, socket_timeout=2))
+
+    def publish(self, rows: list[dict]) -> int:
+        try:
+            n = write_online(self.settings, rows, self.redis)
+        except Exception as e:  # noqa: BLE001 - any store failure: logged, counted, repaired later
+            self.failures += 1
+            log.warning("online store write of %d rows failed (%s: %s); the online_features asset will "
+                        "repair it from Delta", len(rows), type(e).__name__, e)
+            return 0
+        self.published += n
+        return n
+
+
+def feast_env_exports(settings: Settings) -> str:
+    """Shell exports for the Feast CLI (`eval "$(readiness feast-env)"`)."""
+    return "\n".join(f"export {k}={v!s}" for k, v in feast_env(settings).items())
+

@@ -1,0 +1,64 @@
+"""The Feast repository as Feast tests itself: apply on a temporary registry, write, read online."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import redis
+
+from feature_repo.feature_views import FEATURE_NAMES, V2_ONLY
+from readiness_platform.feature_store import ROSTER_KEY, apply_repo, feature_store, redis_connection_string, write_online
+from readiness_platform.online import FeastOnlineReader, RedisOnlineReader
+from readiness_platform.settings import get_settings
+
+
+def _row(pitcher: int, version: str, readiness: float, pitch: int = 1, final: bool = True) -> dict:
+    base = {n: None for n in FEATURE_NAMES}
+    return {**base, "pitcher_id": pitcher, "model_version": version, "event_time": datetime(2020, 9, 3, 20, 0, pitch),
+            "readiness": readiness, "fatigue": 100 - readiness, "risk": 10.0, "alert_level": "ok",
+            "alert_reasons": ["velocity down 1.2 mph"], "calibration_confidence": 0.9, "tracking_system_id": "hawkeye-1",
+            "pitch_count_game": pitch, "game_pk": 631000, "at_bat_number": 1, "pitch_number": pitch, "is_final": final,
+            "break_delta_in": -0.5, "data_confidence": 0.8}
+
+
+def test_redis_url_becomes_feasts_connection_string():
+    assert redis_connection_string("redis://:s3cret@10.0.0.5:6380/2") == "10.0.0.5:6380,db=2,password=s3cret"
+    assert redis_connection_string("redis://127.0.0.1:56379/0") == "127.0.0.1:56379,db=0"
+
+
+def test_local_repo_applies_and_serves_each_version_through_its_service(tmp_path):
+    settings = get_settings(home=tmp_path, feast_env="local")
+    apply_repo(settings)
+    store = feature_store(settings)
+    assert {s.name for s in store.list_feature_services()} == {"readiness_v1", "readiness_v2"}
+    assert all(f.description for v in store.list_feature_views() for f in v.features)
+    write_online(settings, [_row(1, "v1", 61.0), _row(1, "v2", 64.5), _row(2, "v2", 30.0)])
+    got = store.get_online_features(features=store.get_feature_service("readiness_v1"),
+                                    entity_rows=[{"pitcher_id": 1}, {"pitcher_id": 2}]).to_dict()
+    assert got["readiness"] == [61.0, None]  # pitcher 2 has nothing under v1
+    assert not set(V2_ONLY) & set(got)  # v1's service leaves out what only v2 reads
+    v2 = FeastOnlineReader(store).read("v2", [1, 2, 3])
+    assert {p: r.features["readiness"] for p, r in v2.items()} == {1: 64.5, 2: 30.0}
+    assert v2[1].event_time == datetime(2020, 9, 3, 20, 0, 1, tzinfo=timezone.utc)  # the pitch's event time
+    assert v2[1].features["alert_reasons"] == ["velocity down 1.2 mph"]
+
+
+@pytest.mark.services
+def test_the_direct_redis_reader_reads_what_feast_reads(tmp_path):
+    settings = get_settings(home=tmp_path, feast_env="production", redis_url="redis://127.0.0.1:56379/7")
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    apply_repo(settings)
+    rows = [_row(p, v, 50.0 + p + (v == "v2"), pitch=p % 5 + 1, final=p % 2 == 0) for p in range(10, 40) for v in ("v1", "v2")]
+    write_online(settings, rows, client)
+    ids = list(range(5, 45))
+    for version in ("v1", "v2"):
+        ours = RedisOnlineReader(client).read(version, ids)
+        feasts = FeastOnlineReader(feature_store(settings)).read(version, ids)
+        assert ours == feasts and len(ours) == 30
+    # a final row replaces the provisional row of the same pitch (same event time)
+    write_online(settings, [_row(11, "v2", 12.5, pitch=11 % 5 + 1, final=True)], client)
+    again = RedisOnlineReader(client).read("v2", [11])[11]
+    assert (again.features["readiness"], again.features["is_final"]) == (12.5, True)
+    assert {int(p) for p in client.zrange(ROSTER_KEY, 0, -1)} == set(range(10, 40))
