@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-fast services-up services-down bench bench-api api dagster lock clean
+.PHONY: setup demo test test-fast services-up services-down bench bench-api api dagster mlflow lock clean
 
 setup:            ## Debian packages, Python environment, JVM jars (idempotent)
 	bash scripts/setup.sh
@@ -33,6 +33,10 @@ bench-api: setup  ## read-API benchmark: API vs Feast's feature server vs raw Re
 api: setup        ## the read API and dashboard on http://127.0.0.1:8000 (issue a key: readiness keys issue)
 	bash scripts/services.sh start
 	$(PY) -m readiness_platform.cli api
+
+mlflow: setup     ## the MLflow UI on http://127.0.0.1:5000 (registry: MLFLOW_TRACKING_URI or var/mlflow/mlflow.db)
+	mkdir -p var/mlflow && .venv/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$$PWD/var/mlflow/mlflow.db}" \
+	  --default-artifact-root "$$PWD/var/mlflow/artifacts" --host 127.0.0.1 --port 5000
 
 lock:             ## refresh constraints.txt from the current environment
 	{ echo "# Full lock of the Python environment the tests and the demo run in (pip freeze on Python 3.11)."; \

@@ -22,33 +22,42 @@ from api.ratelimit import RateLimiter
 from readiness_platform import deployments
 from readiness_platform.feature_store import FEED_KEY, ROSTER_KEY, outing_key
 from readiness_platform.online import OnlineReader, OnlineRow, RedisOnlineReader, online_reader
+from readiness_platform.refresh import Refreshed
 from readiness_platform.settings import Settings
 
 
 class ActiveVersion:
-    """The model version in force (PostgreSQL `model_deployments`), re-read every few seconds.
+    """The scoring version served: the MLflow `champion` alias, or before any model is registered, the last
+    decision of PostgreSQL `model_deployments`.
 
-    A cutover is one INSERT, so a reader sees the old version or the new one; if PostgreSQL is briefly
-    away the last version read keeps being served.
+    Both are re-read in the background every few seconds (`model_alias_ttl_seconds`), never in a request:
+    a promotion or a rollback is served within that time, without a restart. A cutover is one alias move
+    (or one INSERT), so a reader sees the old version or the new one; if the registry or PostgreSQL is
+    briefly away, the version last read keeps being served.
     """
 
-    def __init__(self, url: str, ttl_s: float = 5.0) -> None:
-        self.url, self.ttl_s = url, ttl_s
-        self._version, self._read_at = deployments.DEFAULT_VERSION, 0.0
-        self._lock = threading.Lock()
+    def __init__(self, settings: Settings) -> None:
+        from readiness_platform.model_registry import ChampionCache
+
+        self.url = settings.database_url
+        self.champion = ChampionCache(settings)
+        self._decided = deployments.DEFAULT_VERSION
+        self.decision = Refreshed(self._read_decision, settings.model_alias_ttl_seconds)
+
+    def _read_decision(self) -> str:
+        try:
+            with psycopg.connect(self.url, connect_timeout=2) as conn:
+                self._decided = deployments.active(conn).active_version
+        except psycopg.Error:
+            pass  # keep the version last read; readyz reports PostgreSQL down
+        return self._decided
 
     def get(self) -> str:
-        if time.monotonic() - self._read_at < self.ttl_s:
-            return self._version
-        with self._lock:
-            if time.monotonic() - self._read_at >= self.ttl_s:
-                try:
-                    with psycopg.connect(self.url, connect_timeout=2) as conn:
-                        self._version = deployments.active(conn).active_version
-                except psycopg.Error:
-                    pass  # keep serving the version last read; readyz reports PostgreSQL down
-                self._read_at = time.monotonic()
-        return self._version
+        served = self.champion.get()
+        return served.scoring_version if served is not None else self.decision.get()
+
+    def registry_error(self) -> str | None:
+        return self.champion.error
 
 
 @dataclass
@@ -91,7 +100,7 @@ class Services:
         audit = AuditLog(settings.database_url)
         audit.ensure_schema()
         return cls(settings, keys, audit, client, RateLimiter(client, settings.rate_limit_per_second),
-                   online_reader(settings, client), ActiveVersion(settings.database_url))
+                   online_reader(settings, client), ActiveVersion(settings))
 
     def close(self) -> None:
         self.audit.close()

@@ -116,8 +116,9 @@ def orchestrate(settings: Settings, instance: dg.DagsterInstance, launched: set[
               f"(the stream pushed them), {m.metadata['pitchers'].value} pitchers", flush=True)
     cutover = defs.resolve_job_def("v2_cutover").execute_in_process(instance=instance, raise_on_error=False)
     checks = {e.check_name: e.passed for e in cutover.get_asset_check_evaluations()}
-    switched = bool(cutover.asset_materializations_for_node("active_model_version"))
-    print(f"demo: v1 -> v2 cutover gates {checks}: {'switched to v2' if switched else 'not switched'}",
+    switched = cutover.asset_materializations_for_node("active_model_version")
+    print(f"demo: v1 -> v2 cutover gates {checks}: "
+          + (f"switched to v2, MLflow champion {switched[0].metadata['champion'].value}" if switched else "not switched"),
           flush=True)
 
 
@@ -143,7 +144,8 @@ def serve(settings: Settings) -> None:
             roster = http.get("/api/pitchers").raise_for_status().json()
             alerts = http.get("/api/alerts").raise_for_status().json()["alerts"]
             first = roster["pitchers"][0]["pitcher_id"] if roster["pitchers"] else None
-            one = http.get(f"/api/pitchers/{first}/readiness").raise_for_status().json() if first else None
+            one = (http.get(f"/api/pitchers/{first}/readiness", params={"outing": "true"}).raise_for_status().json()
+                   if first else None)
     finally:
         server.should_exit = True
         thread.join()

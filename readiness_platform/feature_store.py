@@ -90,10 +90,17 @@ def feature_store(settings: Settings):  # -> feast.FeatureStore
         return _stores[key]
 
 
+def forget_stores() -> None:
+    """As a new process would: the next use builds each FeatureStore again (registry, online store)."""
+    with _lock:
+        _stores.clear()
+
+
 def apply_repo(settings: Settings) -> None:
     """Register the repository's entity, views and services (idempotent)."""
     from feature_repo import repo_objects
 
+    settings.feast_dir.mkdir(parents=True, exist_ok=True)
     feature_store(settings).apply(repo_objects(settings.tables))
 
 

@@ -110,6 +110,22 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Data older than this (feed time behind the newest pitch) is flagged stale.")
     rate_limit_per_second: int = Field(200, ge=1, description="API requests per key per second.")
 
+    mlflow_tracking_uri: str | None = Field(
+        None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "READINESS_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking and registry store (default: a SQLite file under <home>/mlflow; "
+        "postgresql://... when configured).")
+    mlflow_artifacts_uri: str | None = Field(None, description="Where model artifacts go (default <home>/mlflow/artifacts).")
+    model_name: str = Field("pitcher_readiness", description="The registered model of the readiness scoring.")
+    model_alias_ttl_seconds: float = Field(5.0, gt=0, description="How often readers re-resolve the champion alias.")
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> str:
+        return self.mlflow_artifacts_uri or str(self.home / "mlflow" / "artifacts")
+
     @property
     def feast_dir(self) -> Path:
         """The Feast registry and (local) SQLite online store."""

@@ -26,3 +26,11 @@ def spark(tmp_path_factory: pytest.TempPathFactory):
 def settings(tmp_path: Path) -> Settings:
     """Settings whose landing folder, tables and checkpoints live under this test's temporary folder."""
     return get_settings(home=tmp_path)
+
+
+@pytest.fixture(scope="session")
+def scored():  # -> pd.DataFrame
+    """Every real pitch of the corpus scored by both versions (the back-test's rows), computed once."""
+    from readiness_platform.backtest import backtest_rows
+
+    return backtest_rows(STATCAST_DIR)

@@ -34,7 +34,10 @@ def readyz(services: ServicesDep) -> JSONResponse:
         down.append(f"postgres: {type(e).__name__}")
     if down:
         return JSONResponse({"status": "unavailable", "down": down}, status_code=503, headers={"Retry-After": "5"})
-    return JSONResponse({"status": "ready", "model_version": services.versions.get()})
+    served = services.versions.champion.get()
+    return JSONResponse({"status": "ready", "model_version": services.versions.get(),
+                         "champion": f"{served.name} version {served.version} ({served.scoring_version})" if served
+                         else None, "model_registry_error": services.versions.registry_error()})
 
 
 @router.get("/metrics")

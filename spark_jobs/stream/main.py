@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from readiness_platform.checkpoint import forget_query_id
-from readiness_platform.feature_store import OnlinePublisher
+from readiness_platform.feature_store import OnlinePublisher, forget_stores
 from readiness_platform.lakehouse import ensure_tables
 from readiness_platform.settings import Settings, Tables, get_settings
 from readiness_platform.spark import build_spark
@@ -105,6 +105,7 @@ def start_stream(
     # would make the writers skip the new query's batches as "already committed" (seen in a benchmark).
     forget_query_id(checkpoint)
     forget_caches()  # the writer's caches of Delta rows are rebuilt from the tables, as after a restart
+    forget_stores()  # and the Feast store from its registry
     writer = (
         branches(parse_feed(raw), settings.watermark_delay_seconds, baselines)
         .writeStream.queryName("readiness_stream")

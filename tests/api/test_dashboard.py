@@ -307,7 +307,7 @@ def test_dashboard_rejects_a_bad_key_shows_critical_stale_and_provisional_cards_
             # a cutover to v2: the page starts again from a v2 snapshot
             with psycopg.connect(pg_url, autocommit=True) as conn:
                 deployments.switch(conn, "v2", action="cutover", decided_by="test", reason="gates passed", evidence={})
-            app.state.services.versions.ttl_s = 0
+            app.state.services.versions.decision.ttl_s = 0
             write_online(settings, after, online_db)
             page.wait_for_function("document.getElementById('model-version').textContent === 'v2'")
             page.wait_for_function("document.getElementById('conn').dataset.state === 'live'")

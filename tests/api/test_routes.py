@@ -156,7 +156,7 @@ def test_every_data_access_is_audited_without_secrets(client, keys):
 def test_the_active_version_is_served_after_a_cutover(client, keys, api_settings):
     with psycopg.connect(api_settings.database_url, autocommit=True) as conn:
         deployments.switch(conn, "v2", action="cutover", decided_by="test", reason="gates passed", evidence={})
-    client.app.state.services.versions.ttl_s = 0
+    client.app.state.services.versions.decision.ttl_s = 0
     body = get(client, "/api/pitchers/1/readiness", keys["viewer"]).json()
     assert body["model_version"] == "v2" and body["indices"]["readiness"] == 81.0
 
@@ -258,3 +258,22 @@ def test_a_stalled_feed_turns_pitchers_stale_and_a_revoked_key_is_closed_without
                 for _ in range(20):
                     ws.receive_json()
             assert closed.value.code == 4401
+
+
+def test_the_api_serves_the_mlflow_champion_and_follows_its_alias_without_a_restart(api_settings, keys, scored):
+    from readiness_platform.model_registry import CHAMPION, Registry, example_inputs
+
+    settings = api_settings.model_copy(update={"model_alias_ttl_seconds": 0.05})
+    registry = Registry(settings)
+    inputs = example_inputs(scored[scored["model_version"] == "v1"])
+    v1, v2 = (registry.register(v, {"coverage": 1.0}, inputs, by="test", reason="test") for v in ("v1", "v2"))
+    registry.promote(v2.version, CHAMPION, by="test", reason="test")
+    with TestClient(create_app(settings)) as c:
+        assert get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()["model_version"] == "v2"
+        assert c.get("/readyz").json()["champion"] == f"{registry.name} version {v2.version} (v2)"
+        registry.promote(v1.version, CHAMPION, by="test", reason="rollback")
+        deadline = time.monotonic() + 10
+        while get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()["model_version"] != "v1":
+            assert time.monotonic() < deadline, "the API did not follow the alias"
+            time.sleep(0.05)
+        assert get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()["indices"]["readiness"] == 76.0

@@ -11,6 +11,7 @@ import pytest
 from readiness_platform.defs.models.assets import CutoverConfig, RollbackConfig, rollback_to_v1, v2_cutover
 from readiness_platform.definitions import build_definitions
 from readiness_platform.deployments import active, history
+from readiness_platform.model_registry import CHALLENGER, CHAMPION, Registry
 from readiness_platform.resources import local_resources
 from tests.defs.helpers import write_silver
 
@@ -45,6 +46,10 @@ def test_cutover_switches_when_the_gates_pass_and_rollback_returns(spark, settin
     assert not blocked.asset_materializations_for_node("active_model_version")  # the blocking gate held
     with psycopg.connect(settings.database_url) as conn:
         assert (active(conn).id or 0) == start  # nothing switched, not even half
+    registry = Registry(settings)
+    # the blocked run registered v1 as the first champion and v2 as challenger, and moved nothing else
+    assert registry.resolve(CHAMPION).scoring_version == "v1"
+    assert registry.resolve(CHALLENGER).scoring_version == "v2"
 
     done = _run(v2_cutover, settings, dg.RunConfig(ops={"cutover_evidence": CutoverConfig(reason="test cutover")}))
     assert done.success
@@ -57,6 +62,10 @@ def test_cutover_switches_when_the_gates_pass_and_rollback_returns(spark, settin
         assert decision.evidence[name] == pytest.approx(value, abs=1e-9), name
     assert {g["name"] for g in decision.evidence["gates"]} == {"sample", "coverage", "score_agreement",
                                                                "alert_rate_change"}
+    champion = registry.resolve(CHAMPION)
+    assert champion.scoring_version == "v2" and champion.version == decision.evidence["registry"]["challenger"]
+    tags = registry.client.get_model_version(registry.name, champion.version).tags
+    assert tags["champion_reason"] == "test cutover" and tags["champion_by"].startswith("dagster run")
 
     back = rollback_to_v1.execute_in_process(
         run_config=dg.RunConfig(ops={"roll_back": RollbackConfig(reason="test: coach prefers v1")}),
@@ -66,3 +75,5 @@ def test_cutover_switches_when_the_gates_pass_and_rollback_returns(spark, settin
         latest, switched = history(conn, 2)
     assert (latest.active_version, latest.previous_version, latest.action) == ("v1", "v2", "rollback")
     assert switched.id == decision.id and latest.id > decision.id
+    assert registry.resolve(CHAMPION).version == tags["champion_replaced"]  # the v1 it replaced serves again
+    assert registry.resolve(CHAMPION).scoring_version == "v1"
