@@ -27,7 +27,9 @@ class PitcherReadiness(BaseModel):
     """One pitcher's latest readiness under the active feature model."""
 
     pitcher_id: int
-    model_version: str
+    model_version: str = Field(description="The scoring version of the values (v1, v2, ...).")
+    registered_model: str | None = Field(
+        None, description="The MLflow model version serving it (`<name>/<version>`, the champion), if registered.")
     indices: Indices
     alert_level: str | None
     alert_reasons: list[str]

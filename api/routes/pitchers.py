@@ -56,11 +56,16 @@ def read_readiness(services: ServicesDep, who: PrincipalDep,
     return Response(body.model_dump_json(), media_type="application/json")  # validated once, here
 
 
+def _registered(services: Services, row: OnlineRow) -> str | None:
+    served = services.versions.champion.get()
+    return f"{served.name}/{served.version}" if served and served.scoring_version == row.model_version else None
+
+
 def readiness_body(services: Services, row: OnlineRow, feed: Feed, outing: bool = False,
                    raw_outing: list[bytes] | None = None) -> PitcherReadiness:
     f = row.features
     return PitcherReadiness(
-        pitcher_id=row.pitcher_id, model_version=row.model_version,
+        pitcher_id=row.pitcher_id, model_version=row.model_version, registered_model=_registered(services, row),
         indices=Indices(**{k: f[k] for k in INDICES}),
         alert_level=f["alert_level"], alert_reasons=f["alert_reasons"] or [],
         calibration_confidence=f["calibration_confidence"], tracking_system_id=f["tracking_system_id"],

@@ -77,7 +77,7 @@ def test_read_readiness_returns_indices_features_and_the_age_of_the_data(client,
     r = get(client, "/api/pitchers/1/readiness?outing=true", keys["viewer"])
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["model_version"] == "v1"
+    assert body["model_version"] == "v1" and body["registered_model"] is None  # no registry in this home
     assert body["indices"] == {"readiness": 76.0, "fatigue": 24.0, "risk": 20.0}  # pitch 3 of pitcher 1, v1
     assert body["freshness"]["event_time"].startswith("2020-09-03T23:11:00")
     assert body["freshness"]["data_age_s"] == 0.0 and body["freshness"]["is_final"] is True
@@ -269,11 +269,13 @@ def test_the_api_serves_the_mlflow_champion_and_follows_its_alias_without_a_rest
     v1, v2 = (registry.register(v, {"coverage": 1.0}, inputs, by="test", reason="test") for v in ("v1", "v2"))
     registry.promote(v2.version, CHAMPION, by="test", reason="test")
     with TestClient(create_app(settings)) as c:
-        assert get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()["model_version"] == "v2"
+        body = get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()
+        assert (body["model_version"], body["registered_model"]) == ("v2", f"{registry.name}/{v2.version}")
         assert c.get("/readyz").json()["champion"] == f"{registry.name} version {v2.version} (v2)"
         registry.promote(v1.version, CHAMPION, by="test", reason="rollback")
         deadline = time.monotonic() + 10
         while get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()["model_version"] != "v1":
             assert time.monotonic() < deadline, "the API did not follow the alias"
             time.sleep(0.05)
-        assert get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()["indices"]["readiness"] == 76.0
+        body = get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()
+        assert body["indices"]["readiness"] == 76.0 and body["registered_model"] == f"{registry.name}/{v1.version}"
