@@ -279,3 +279,27 @@ def test_the_api_serves_the_mlflow_champion_and_follows_its_alias_without_a_rest
             time.sleep(0.05)
         body = get(c, "/api/pitchers/1/readiness", keys["viewer"]).json()
         assert body["indices"]["readiness"] == 76.0 and body["registered_model"] == f"{registry.name}/{v1.version}"
+
+
+def test_calibration_is_read_from_bronze_and_a_recalibration_run_lands_in_the_feed(client, keys, api_settings):
+    from readiness_platform.domain.events import FEED_EVENT
+    from tests.defs.test_calibration import _bronze, _expected_confidence
+
+    _bronze(api_settings, minutes=60)  # busch_iii calibrated an hour ago (feed time) under a 10 mph wind
+    r = get(client, "/api/calibration/busch_iii", keys["viewer"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["confidence"] == pytest.approx(_expected_confidence(60), abs=1e-9) and body["recalibration_needed"]
+    assert get(client, "/api/calibration/nowhere", keys["viewer"]).status_code == 404
+
+    r = client.post("/api/calibration/busch_iii/recalibrate", headers={"X-API-Key": keys["operator"]},
+                    json={"reason": "cameras bumped"})
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run_id"]
+    deadline = time.monotonic() + 60
+    while not list(api_settings.landing.glob("*.jsonl")):
+        assert time.monotonic() < deadline, "the recalibration run wrote nothing"
+        time.sleep(0.2)
+    event = FEED_EVENT.validate_python(json.loads(next(api_settings.landing.glob("*.jsonl")).read_text()))
+    assert (event.kind, event.tracking_system_id, event.trigger) == ("calibration", "busch_iii", "manual")
+    assert run_id in event.reason and "cameras bumped" in event.reason and keys["operator"].split(".")[0] in event.reason
