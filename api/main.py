@@ -55,7 +55,7 @@ class AuditAndMetrics:
                 services.metrics.requests.labels(route, str(status[0])).inc()
                 services.metrics.latency.labels(route).observe(time.perf_counter() - started)
                 if route not in UNAUDITED:
-                    key_id, outcome = getattr(scope.get("state", {}), "get", lambda *_: None)("audit") or (None, None)
+                    key_id, outcome = scope.get("state", {}).get("audit") or (None, None)  # set by api.deps
                     pitcher = str(scope.get("path_params", {}).get("pitcher_id", ""))
                     services.audit.record(key_id, route, int(pitcher) if pitcher.isdigit() else None,
                                           outcome or OUTCOME_OF_STATUS.get(status[0], "bad_request"), status[0])

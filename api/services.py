@@ -6,6 +6,7 @@ PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -55,9 +56,6 @@ class ActiveVersion:
     def get(self) -> str:
         served = self.champion.get()
         return served.scoring_version if served is not None else self.decision.get()
-
-    def registry_error(self) -> str | None:
-        return self.champion.error
 
 
 @dataclass
@@ -144,8 +142,6 @@ class Services:
                 replies[2] if with_outing else [])
 
     def outing(self, pitcher_id: int, version: str, game_pk: int | None, raw: list[bytes] | None = None) -> list[dict]:
-        import json
-
         if raw is None:
             raw = self.redis.lrange(outing_key(version, pitcher_id), 0, -1)
         points = [json.loads(p) for p in raw]

@@ -147,13 +147,10 @@ def announce(redis_client, rows: list[dict]) -> None:
             pipe.ltrim(key, -OUTING_POINTS, -1)
         pipe.zadd(ROSTER_KEY, {str(p): t.timestamp() for p, t in newest.items()}, gt=True)
         pipe.hset(FEED_KEY, mapping={"written_at": written_at})
-        pipe.hsetnx(FEED_KEY, "newest_event_time", 0)
-        pipe.execute()
-        feed_newest = max(t.timestamp() for t in newest.values())
         # the feed's clock only moves forward (a late pitch written now does not turn it back)
         pipe.eval("local c = tonumber(redis.call('HGET', KEYS[1], 'newest_event_time') or '0') "
                   "if tonumber(ARGV[1]) > c then redis.call('HSET', KEYS[1], 'newest_event_time', ARGV[1]) end",
-                  1, FEED_KEY, feed_newest)
+                  1, FEED_KEY, max(t.timestamp() for t in newest.values()))
         db = int(redis_client.connection_pool.connection_kwargs.get("db", 0))
         pipe.publish(updates_channel(db), json.dumps({"pitchers": sorted(newest), "written_at": written_at}))
         pipe.execute()

@@ -37,7 +37,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
     served = services.versions.champion.get()
     return JSONResponse({"status": "ready", "model_version": services.versions.get(),
                          "champion": f"{served.name} version {served.version} ({served.scoring_version})" if served
-                         else None, "model_registry_error": services.versions.registry_error()})
+                         else None, "model_registry_error": services.versions.champion.error})
 
 
 @router.get("/metrics")

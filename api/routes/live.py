@@ -99,11 +99,13 @@ class Broadcaster:
             return
         rows, feed = await run_in_threadpool(
             lambda: (self.services.read(sorted(wanted)), self.services.feed()))
+        updates = {pid: {"type": "update", "written_at": message["written_at"],
+                         "pitcher": readiness_body(self.services, rows[pid], feed).model_dump(mode="json")}
+                   for pid in sorted(written & set(rows))}  # built once, whatever the number of clients
         for client in list(self.clients):
-            for pid in sorted(written & set(rows)):
+            for pid, update in updates.items():
                 if client.who.can_see(pid):
-                    body = readiness_body(self.services, rows[pid], feed).model_dump(mode="json")
-                    _offer(client, {"type": "update", "written_at": message["written_at"], "pitcher": body})
+                    _offer(client, update)
 
 
 def _offer(client: Client, message: dict) -> None:

@@ -27,7 +27,7 @@ def lakehouse_latest(session, tables) -> list[dict]:  # noqa: ANN001
 
     from feature_repo.feature_views import FEATURE_NAMES
 
-    cols = ["pitcher_id", "model_version", "event_time", *[n for n in FEATURE_NAMES]]
+    cols = ["pitcher_id", "model_version", "event_time", *FEATURE_NAMES]
     gold = session.read.format("delta").load(tables.pitcher_readiness).select(*cols).withColumn("src", F.lit(0))
     silver = session.read.format("delta").load(tables.pitch_features).select(*cols).withColumn("src", F.lit(1))
     w = Window.partitionBy("pitcher_id", "model_version").orderBy(*[F.col(c).desc() for c in (*ORDER, "src")])
