@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-fast services-up services-down bench bench-api api dagster mlflow lock clean
+.PHONY: setup demo test test-fast helm-check services-up services-down bench bench-api bench-e2e smoke load api dagster mlflow lock clean
 
 setup:            ## Debian packages, Python environment, JVM jars (idempotent)
 	bash scripts/setup.sh
@@ -11,11 +11,14 @@ demo: setup       ## a real game day through the platform, on embedded defaults 
 	bash scripts/services.sh start
 	$(PY) -m readiness_platform.cli demo
 
-test: setup       ## every test, with PostgreSQL and Redis started once for the run
+test: setup       ## every test, with PostgreSQL, Redis and Kafka started once for the run
 	bash scripts/test.sh
 
 test-fast: setup  ## the tests that need neither Spark nor the services
 	$(PY) -m pytest -m "not spark and not slow and not services"
+
+helm-check: setup ## the Helm chart, alert rules, dashboards, exporter: helm lint/template, kubeconform, promtool
+	$(PY) -m pytest tests/helm -q
 
 services-up:
 	bash scripts/services.sh start
@@ -29,6 +32,18 @@ bench: setup      ## streaming benchmark: prints latency and throughput figures
 bench-api: setup  ## read-API benchmark: API vs Feast's feature server vs raw Redis, WebSocket push latency
 	bash scripts/services.sh start
 	$(PY) -m benchmarks.api_bench
+
+bench-e2e: setup  ## end to end under load: feed -> stream -> online store -> API, Kafka vs landing, rate sweep
+	bash scripts/services.sh start
+	$(PY) -m benchmarks.e2e_bench
+
+smoke: setup      ## the closer's smoke test ("the Helsley test") through the whole platform
+	bash scripts/services.sh start
+	$(PY) -m readiness_platform.cli smoke
+
+load: setup       ## the load test: 25 pitchers x 100 events/s through Kafka, the stream, the API
+	bash scripts/services.sh start
+	$(PY) -m readiness_platform.cli load
 
 api: setup        ## the read API and dashboard on http://127.0.0.1:8000 (issue a key: readiness keys issue)
 	bash scripts/services.sh start

@@ -38,7 +38,8 @@ class PitcherReadiness(BaseModel):
     features: dict[str, float | int | str | bool | None]
     freshness: Freshness
     outing: list[dict] = Field(default_factory=list,
-                               description="The outing so far: readiness and velocity delta per pitch.")
+                               description="The outing so far, per pitch: readiness, velocity delta, alert level, "
+                               "calibration confidence, late fraction, final or not.")
 
 
 class PitcherSummary(BaseModel):

@@ -38,10 +38,10 @@ class ActiveVersion:
     """
 
     def __init__(self, settings: Settings) -> None:
-        from readiness_platform.model_registry import ChampionCache
+        from readiness_platform.model_registry import AliasCache
 
         self.url = settings.database_url
-        self.champion = ChampionCache(settings)
+        self.champion = AliasCache(settings)
         self._decided = deployments.DEFAULT_VERSION
         self.decision = Refreshed(self._read_decision, settings.model_alias_ttl_seconds)
 

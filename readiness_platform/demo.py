@@ -15,6 +15,8 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -122,9 +124,10 @@ def orchestrate(settings: Settings, instance: dg.DagsterInstance, launched: set[
           flush=True)
 
 
-def serve(settings: Settings) -> None:
-    """The read API on the demo's data, asked as a client would (a key of its own, over HTTP)."""
-    import httpx
+@contextmanager
+def api_server(settings: Settings, owner: str = "demo") -> Iterator[tuple[str, str]]:
+    """The read API in this process on a free loopback port, and an admin key of its own (valid 1 day):
+    yields (base URL, token)."""
     import uvicorn
 
     from api.keys import KeyStore
@@ -132,23 +135,30 @@ def serve(settings: Settings) -> None:
 
     with KeyStore(settings.database_url) as keys:
         keys.ensure_schema()
-        token = keys.issue("demo", "admin", ttl_days=1).token
+        token = keys.issue(owner, "admin", ttl_days=1).token
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": token}) as http:
-            roster = http.get("/api/pitchers").raise_for_status().json()
-            alerts = http.get("/api/alerts").raise_for_status().json()["alerts"]
-            first = roster["pitchers"][0]["pitcher_id"] if roster["pitchers"] else None
-            one = (http.get(f"/api/pitchers/{first}/readiness", params={"outing": "true"}).raise_for_status().json()
-                   if first else None)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", token
     finally:
         server.should_exit = True
         thread.join()
+
+
+def serve(settings: Settings) -> None:
+    """The read API on the demo's data, asked as a client would (a key of its own, over HTTP)."""
+    import httpx
+
+    with api_server(settings) as (base_url, token), \
+            httpx.Client(base_url=base_url, headers={"X-API-Key": token}) as http:
+        roster = http.get("/api/pitchers").raise_for_status().json()
+        alerts = http.get("/api/alerts").raise_for_status().json()["alerts"]
+        first = roster["pitchers"][0]["pitcher_id"] if roster["pitchers"] else None
+        one = (http.get(f"/api/pitchers/{first}/readiness", params={"outing": "true"}).raise_for_status().json()
+               if first else None)
     print(f"demo: read API: {len(roster['pitchers'])} pitchers served under model {roster['model_version']}, "
           f"{len(alerts)} on alert", flush=True)
     if one:

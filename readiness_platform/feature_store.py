@@ -114,21 +114,22 @@ def online_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def write_online(settings: Settings, rows: list[dict], redis_client=None) -> int:
-    """Write scored rows (one per pitcher and version, the newest) to the online store; announce them.
+def write_online(settings: Settings, rows: list[dict], redis_client=None, scored: list[dict] | None = None) -> int:
+    """Write scored rows (one per pitcher and version, the newest) to the online store; announce them, or
+    `scored` (every row scored with them: each pitch then gets its point in the outing, not only the newest).
 
     The caller decides what is newest (the stream's gold state, the repair asset's comparison): with
     Redis the store writes what it is given.
     """
     from feature_repo.feature_views import view_name
 
-    if not rows:
+    if not rows and not scored:
         return 0
     store = feature_store(settings)
     for version in sorted({r["model_version"] for r in rows}):
         store.write_to_online_store(view_name(version), online_frame([r for r in rows if r["model_version"] == version]))
     if redis_client is not None:
-        announce(redis_client, rows)
+        announce(redis_client, scored or rows)
     return len(rows)
 
 
@@ -143,7 +144,9 @@ def announce(redis_client, rows: list[dict]) -> None:
             key = outing_key(r["model_version"], int(r["pitcher_id"]))
             pipe.rpush(key, json.dumps({
                 "t": t.timestamp(), "game_pk": r["game_pk"], "pitch": [r["at_bat_number"], r["pitch_number"]],
-                "readiness": r["readiness"], "velo_delta_mph": r["velo_delta_mph"], "final": bool(r["is_final"])}))
+                "readiness": r["readiness"], "velo_delta_mph": r["velo_delta_mph"], "final": bool(r["is_final"]),
+                "alert": r["alert_level"], "calibration": r["calibration_confidence"],
+                "late_fraction": r["late_fraction"]}))
             pipe.ltrim(key, -OUTING_POINTS, -1)
         pipe.zadd(ROSTER_KEY, {str(p): t.timestamp() for p, t in newest.items()}, gt=True)
         pipe.hset(FEED_KEY, mapping={"written_at": written_at})
@@ -181,9 +184,9 @@ class OnlinePublisher:
         apply_repo(settings)
         return cls(settings, redis.Redis.from_url(settings.redis_url, socket_timeout=2))
 
-    def publish(self, rows: list[dict]) -> int:
+    def publish(self, rows: list[dict], scored: list[dict] | None = None) -> int:
         try:
-            n = write_online(self.settings, rows, self.redis)
+            n = write_online(self.settings, rows, self.redis, scored)
         except Exception as e:  # noqa: BLE001 - any store failure: logged, counted, repaired later
             self.failures += 1
             log.warning("online store write of %d rows failed (%s: %s); the online_features asset will "

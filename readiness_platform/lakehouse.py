@@ -28,6 +28,9 @@ def _f(name: str, dtype: T.DataType, nullable: bool = True, comment: str = "") -
     return T.StructField(name, dtype, nullable, metadata={"comment": comment} if comment else {})
 
 
+SERVED_BY = _f("registered_model", T.StringType(),
+                comment="The MLflow model version that produced the row (<name>/<version>) when it was scored: "
+                        "champion or challenger of its scoring version; null if neither alias held it.")
 LINEAGE = [
     _f("source", T.StringType(), comment="Where the message came from: landing file or topic/partition/offset."),
     _f("ingest_app_id", T.StringType(), comment="Stream run (checkpoint) that wrote the row."),
@@ -116,12 +119,13 @@ def table_specs() -> dict[str, TableSpec]:
             _f("readiness_latency_p99_s", T.DoubleType(), comment="Arrival to pitcher_readiness, 99th pct."),
         ]), "One row per micro-batch of each stream: volumes, faults, lateness, duration and latency.",
             properties=STREAMING),
-        TableSpec("pitch_features", T.StructType(scored + LINEAGE[1:]),
+        TableSpec("pitch_features", T.StructType([*scored, SERVED_BY, *LINEAGE[1:]]),
                   "Silver: final features, indices and alert of every pitch, one row per model version.",
                   partition_by=("game_date",),
                   properties={**STREAMING, "delta.dataSkippingNumIndexedCols": "8"}),
         TableSpec("pitcher_readiness", T.StructType([
-            *scored, _f("updated_at", T.TimestampType(), False, "When the stream last changed this row.")]),
+            *scored, SERVED_BY,
+            _f("updated_at", T.TimestampType(), False, "When the stream last changed this row.")]),
                   "Gold: each pitcher's latest readiness per model version (provisional until final).",
                   properties=STREAMING),
         TableSpec("feature_qa", T.StructType([
@@ -142,18 +146,22 @@ def table_specs() -> dict[str, TableSpec]:
 
 
 def ensure_tables(spark: SparkSession, tables: Tables, names: list[str] | None = None) -> None:
-    """Create the Delta tables that do not exist yet (empty, with their schema and partitioning)."""
+    """Create the Delta tables that do not exist yet (empty, with their schema and partitioning), and add
+    the columns a newer release gave an existing table (additive changes only; writers match by name)."""
     from delta.tables import DeltaTable
 
     for name, spec in table_specs().items():
         if names is not None and name not in names:
             continue
-        builder = (
-            DeltaTable.createIfNotExists(spark)
-            .location(tables.path(name))
-            .addColumns(spec.schema)
-            .comment(spec.description)
-        )
+        path = tables.path(name)
+        if DeltaTable.isDeltaTable(spark, path):
+            have = set(spark.read.format("delta").load(path).columns)
+            missing = [f for f in spec.schema.fields if f.name not in have]
+            if missing:
+                spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ("
+                          + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing) + ")")
+            continue
+        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(spec.schema).comment(spec.description)
         if spec.partition_by:
             builder = builder.partitionedBy(*spec.partition_by)
         for k, v in spec.properties.items():

@@ -3,7 +3,7 @@
 A registered model (`settings.model_name`) holds one version per logged scoring: its parameters (the
 index weights), the feature service it reads, back-test metrics on the real corpus, and a signature of
 `ScoreInputs` in, indices out. The `champion` alias is what is served; `challenger` what the cutover
-evaluates. Readers resolve `models:/<name>@champion` through `ChampionCache`, which re-reads the alias
+evaluates. Readers resolve `models:/<name>@champion` through `AliasCache`, which re-reads the alias
 every `model_alias_ttl_seconds` and keeps serving the last good champion when the alias is missing or
 points at a model whose signature does not match the feature service (with the error kept for /readyz).
 Moving an alias is one registry call; who, when and why are tags on the model version.
@@ -234,6 +234,33 @@ class Registry:
         log.info("%s@%s: %s -> %s (%s, %s)", self.name, alias, before.version if before else None, version, by, reason)
         return target if before is None else before
 
+    def rollback(self, *, by: str, reason: str) -> Served:
+        """Point `champion` back at the version it replaced (the `champion_replaced` tag of the current one)."""
+        current = self.resolve(CHAMPION)
+        replaced = self.client.get_model_version(self.name, current.version).tags.get("champion_replaced")
+        if not replaced:
+            raise ModelRegistryError(f"{self.name}@champion (version {current.version}) replaced no earlier "
+                                     "version: nothing to roll back to; promote a version instead")
+        earlier = self.client.get_model_version(self.name, replaced).tags.get("champion_replaced", "")
+        self.promote(replaced, CHAMPION, by=by, reason=reason)
+        # the chain goes on backwards: a second rollback goes to what `replaced` had replaced, not forward again
+        self.client.set_model_version_tag(self.name, replaced, "champion_replaced", earlier)
+        return self.resolve(CHAMPION)
+
+    def report(self) -> list[dict]:
+        """Every version with its aliases, who registered it and why, and its back-test metrics."""
+        out = []
+        aliases = self.client.get_registered_model(self.name).aliases  # search results leave them out
+        for mv in sorted(self.client.search_model_versions(f"name = '{self.name}'"), key=lambda m: int(m.version)):
+            metrics = self.client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+            out.append({"version": str(mv.version),
+                        "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
+                        "scoring_version": mv.tags.get("scoring_version", "?"),
+                        "registered": datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc),
+                        "registered_by": mv.tags.get("registered_by", ""), "reason": mv.tags.get("reason", ""),
+                        "metrics": metrics})
+        return out
+
     def versions(self) -> list[Served]:
         out = []
         for mv in self.client.search_model_versions(f"name = '{self.name}'"):
@@ -242,31 +269,55 @@ class Registry:
         return sorted(out, key=lambda s: int(s.version))
 
 
-class ChampionCache:
-    """`models:/<name>@champion` for readers: re-resolved in the background every ttl (a request or a
+class AliasCache:
+    """`models:/<name>@<alias>` for readers: re-resolved in the background every ttl (a request or a
     micro-batch costs a lookup; an alias change shows within ttl plus one registry round trip), the last
-    good champion kept when the alias is missing, not servable or the registry unreachable."""
+    good version kept when the alias is missing, not servable or the registry unreachable. With `wait`, a
+    stale alias is re-read before `get` returns: never older than ttl (the stream, once per micro-batch)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, alias: str = CHAMPION, wait: bool = False) -> None:
+        self.settings, self.alias = settings, alias
         self.error: str | None = None
         self._served: Served | None = None
-        self._cache = Refreshed(self.refresh, settings.model_alias_ttl_seconds)
+        self._cache = Refreshed(self.refresh, settings.model_alias_ttl_seconds, wait)
 
     def refresh(self) -> Served | None:
-        """Resolve the alias now (keeping the last good champion if it cannot be served)."""
+        """Resolve the alias now (keeping the last good version if it cannot be served)."""
         try:
             if self.settings.mlflow_uri.startswith("sqlite:///") and not Path(
                     self.settings.mlflow_uri.removeprefix("sqlite:///")).exists():
-                raise UnknownAlias(self.settings.model_name, CHAMPION)  # no registry yet: do not create one
-            self._served, self.error = Registry(self.settings).resolve(CHAMPION), None
+                raise UnknownAlias(self.settings.model_name, self.alias)  # no registry yet: do not create one
+            self._served, self.error = Registry(self.settings).resolve(self.alias), None
         except ModelRegistryError as e:
-            self.error = str(e)
-            log.warning("champion alias not usable: %s", e)
+            self._failed(f"{self.alias} alias not usable: {e}")
         except Exception as e:  # noqa: BLE001 - the registry unreachable: keep the last good one
-            self.error = f"model registry unreachable: {type(e).__name__}: {e}"
-            log.warning(self.error)
+            self._failed(f"model registry unreachable: {type(e).__name__}: {e}")
         return self._served
+
+    def _failed(self, error: str) -> None:
+        if error != self.error:  # logged when it starts or changes, not at every re-read
+            log.warning(error)
+        self.error = error
 
     def get(self) -> Served | None:
         return self._cache.get()
+
+
+class ServedBy:
+    """Which registered model version produces the rows of each scoring version, as the stream stamps
+    them: the `champion`'s scoring version is produced by the champion, another version by the
+    `challenger` when it holds that one. A version neither alias holds is unstamped (None): computed
+    side by side for the comparison, produced by no registered model. An alias move shows in the first
+    micro-batch that starts `model_alias_ttl_seconds` after it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.champion = AliasCache(settings, CHAMPION, wait=True)
+        self.challenger = AliasCache(settings, CHALLENGER, wait=True)
+
+    def stamps(self) -> dict[str, str]:
+        """{scoring version: "<name>/<registry version>"} now."""
+        out = {}
+        for served in (self.challenger.get(), self.champion.get()):  # the champion wins a shared version
+            if served is not None:
+                out[served.scoring_version] = f"{served.name}/{served.version}"
+        return out

@@ -11,11 +11,13 @@ T = TypeVar("T")
 
 
 class Refreshed(Generic[T]):
-    """`load()` once on first `get()`, then again in a background thread whenever the value is older than
-    `ttl_s` (0: on every get, synchronously). `load` keeps its own last good value on errors."""
+    """`load()` once on first `get()`, then again whenever the value is older than `ttl_s`: in a background
+    thread (the reader gets the current value at once), or with `wait=True` before returning (a reader that
+    must never see a value older than `ttl_s`, e.g. once per micro-batch). `load` keeps its own last good
+    value on errors."""
 
-    def __init__(self, load: Callable[[], T], ttl_s: float) -> None:
-        self.load, self.ttl_s = load, ttl_s
+    def __init__(self, load: Callable[[], T], ttl_s: float, wait: bool = False) -> None:
+        self.load, self.ttl_s, self.wait = load, ttl_s, wait
         self._value: T | None = None
         self._read_at: float | None = None
         self._busy = threading.Lock()
@@ -25,7 +27,7 @@ class Refreshed(Generic[T]):
         self._read_at = time.monotonic()
 
     def get(self) -> T | None:
-        if self._read_at is None or self.ttl_s == 0:
+        if self._read_at is None or self.ttl_s == 0 or (self.wait and time.monotonic() - self._read_at >= self.ttl_s):
             with self._busy:
                 self._reload()
         elif time.monotonic() - self._read_at >= self.ttl_s and self._busy.acquire(blocking=False):

@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+KAFKA_TOPIC_SUFFIXES = {"pitch": "pitches", "environment": "environment", "calibration": "calibration"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,20 @@ class Settings(BaseSettings):
     trigger_interval_seconds: float = Field(0.0, ge=0, description="Micro-batch trigger; 0 = back to back.")
     max_files_per_trigger: int | None = Field(None, ge=1, description="Cap on landing files per micro-batch.")
 
+    stream_source: Literal["landing", "kafka"] = Field(
+        "landing", description="Where the stream reads the feed: the landing folder or the Kafka topics.")
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:59092", description="Kafka brokers, host:port[,...] (scripts/services.sh runs one on loopback).")
+    kafka_topic_prefix: str = Field(
+        "readiness", description="The feed's topics are <prefix>.pitches, <prefix>.environment, <prefix>.calibration.")
+    kafka_partitions: int = Field(3, ge=1, description="Partitions of each topic the platform creates (keyed by game).")
+    kafka_replication_factor: int = Field(1, ge=1, description="Replicas of each topic the platform creates.")
+    kafka_starting_offsets: str = Field(
+        "earliest", description="Where a new checkpoint starts reading (Spark's startingOffsets: earliest, latest "
+        "or per-partition JSON); a restarted stream resumes from the offsets in its checkpoint.")
+    kafka_max_offsets_per_trigger: int | None = Field(
+        None, ge=1, description="Cap on Kafka records per micro-batch, over all topic partitions.")
+
     database_url: str = Field(
         "postgresql://readiness:readiness@127.0.0.1:55432/readiness",
         validation_alias=AliasChoices("DATABASE_URL", "READINESS_DATABASE_URL"),
@@ -118,6 +133,35 @@ class Settings(BaseSettings):
     model_name: str = Field("pitcher_readiness", description="The registered model of the readiness scoring.")
     model_alias_ttl_seconds: float = Field(5.0, gt=0, description="How often readers re-resolve the champion alias.")
 
+    # Retention schedule (README "Data retention and erasure"; enforced by `readiness retention apply` and
+    # the Dagster `retention` job). Windows count back from the wall clock, not the feed's clock.
+    retention_landing_archive_days: int = Field(
+        14, ge=1, description="Raw feed files in <landing>.archive (already in bronze) are deleted after this.")
+    retention_quarantine_days: int = Field(
+        30, ge=1, description="Quarantined messages (raw payloads) are deleted this long after they were caught.")
+    retention_bronze_days: int = Field(
+        400, ge=1, description="Bronze pitches, environment readings and calibrations: by game date / event "
+        "time. A season and its off-season: next season's baselines and any late reprocessing need them.")
+    retention_silver_days: int = Field(400, ge=1, description="Silver pitch_features, by game date.")
+    retention_gold_days: int = Field(
+        400, ge=1, description="Gold pitcher_readiness: a pitcher whose latest pitch is older leaves gold.")
+    retention_baseline_seasons: int = Field(
+        3, ge=1, description="Seasonal baselines (Delta and PostgreSQL) of this many seasons are kept, the "
+        "current one included.")
+    retention_ops_days: int = Field(
+        90, ge=1, description="Operational tables: stream_metrics and feature_qa (its failure samples name pitches).")
+    retention_online_days: int = Field(
+        30, ge=1, description="Online store (Feast rows, roster, outing lists): a pitcher not written for this "
+        "long is removed. The Feast views' ttl is the same 30 days.")
+    retention_reports_days: int = Field(30, ge=1, description="Files under <home>/reports are deleted after this.")
+    retention_audit_days: int = Field(
+        400, ge=1, description="API audit rows (key, route, pitcher id, outcome; no values) are deleted after this.")
+    delta_log_retention: str = Field(
+        "interval 7 days", description="Delta `delta.logRetentionDuration`: how far back time travel can go.")
+    delta_deleted_file_retention: str = Field(
+        "interval 7 days", description="Delta `delta.deletedFileRetentionDuration`: how long VACUUM keeps files "
+        "a commit removed (the rows a retention DELETE took out are unreadable after it).")
+
     @property
     def mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
@@ -142,6 +186,11 @@ class Settings(BaseSettings):
     @property
     def landing(self) -> Path:
         return self.landing_dir or self.home / "landing"
+
+    @property
+    def kafka_topics(self) -> dict[str, str]:
+        """The feed's topic of each record kind (domain.events): one producer per kind at the ballpark."""
+        return {kind: f"{self.kafka_topic_prefix}.{suffix}" for kind, suffix in KAFKA_TOPIC_SUFFIXES.items()}
 
 
 def get_settings(**overrides: object) -> Settings:

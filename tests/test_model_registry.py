@@ -14,7 +14,7 @@ from readiness_platform.model_registry import (
     CHAMPION,
     CHALLENGER,
     INPUT_COLUMNS,
-    ChampionCache,
+    AliasCache,
     Registry,
     SignatureMismatch,
     UnknownAlias,
@@ -101,7 +101,7 @@ def test_log_register_promote_and_roll_back_with_aliases(tmp_path, scored):
 
 def test_readers_follow_the_alias_and_keep_the_champion_on_a_bad_model(tmp_path, scored):
     registry = _registry(tmp_path, model_alias_ttl_seconds=0.01)
-    cache = ChampionCache(registry.settings)
+    cache = AliasCache(registry.settings)
     assert cache.get() is None and "no alias" in cache.error  # nothing promoted yet
     versions = _register_both(registry, scored)
     registry.promote(versions["v1"], CHAMPION, by="t", reason="r")
@@ -135,3 +135,29 @@ def test_the_registry_on_the_real_postgresql(tmp_path, scored):
     registry.promote(versions["v2"], CHAMPION, by="t", reason="on postgres")
     assert registry.resolve(CHAMPION).scoring_version == "v2"
     assert [s.scoring_version for s in registry.versions()] == ["v1", "v2"]
+
+
+def test_models_cli_lists_promotes_and_rolls_back(tmp_path, scored, monkeypatch, capsys):
+    from readiness_platform.cli import main
+
+    registry = _registry(tmp_path)
+    monkeypatch.setenv("READINESS_HOME", str(tmp_path))
+    monkeypatch.setenv("READINESS_MODEL_NAME", registry.name)
+    versions = _register_both(registry, scored)
+
+    main(["models", "promote", versions["v1"], "--reason", "first model", "--by", "owner"])
+    main(["models", "promote", versions["v2"], "--reason", "gates passed", "--by", "owner"])
+    assert registry.resolve(CHAMPION).version == versions["v2"]
+    main(["models", "list"])
+    listing = capsys.readouterr().out
+    v2_line = next(line for line in listing.splitlines() if line.split()[:2] == [versions["v2"], "v2"])
+    assert "champion" in v2_line and "alert_rate_per_game" in v2_line
+
+    main(["models", "rollback", "--reason", "v2 alerts too often", "--by", "owner"])
+    assert registry.resolve(CHAMPION).version == versions["v1"]
+    tags = registry.client.get_model_version(registry.name, versions["v1"]).tags
+    assert (tags["champion_by"], tags["champion_reason"]) == ("owner", "v2 alerts too often")
+
+    with pytest.raises(SystemExit) as refused:  # v1 replaced nothing: a clear error, not a traceback
+        main(["models", "rollback", "--reason", "again"])
+    assert refused.value.code == 2 and "nothing to roll back to" in capsys.readouterr().err

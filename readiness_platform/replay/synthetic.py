@@ -17,7 +17,7 @@ from pathlib import Path
 
 from readiness_platform.domain.events import TrackedPitch
 from readiness_platform.replay.feed import Session, environment_readings, pitch_key
-from readiness_platform.replay.lag import FeedItem, LagModel, plan_deliveries
+from readiness_platform.replay.lag import Delivery, FeedItem, LagModel, plan_deliveries
 from readiness_platform.replay.player import play
 from readiness_platform.replay.sinks import FeedSink, LandingFolderSink
 from readiness_platform.replay.statcast import load_pitches, statcast_files
@@ -70,8 +70,8 @@ def synthetic_items(pools: list[list[TrackedPitch]], pitchers: int, rate: float,
 
 
 def run_load(landing: Path, statcast_dir: Path, pitchers: int, rate: float, duration_s: float,
-             lag: LagModel, sink: FeedSink | None = None, first_pitcher: int = 0) -> None:
-    """Generate and deliver the load in real time (speed-up 1), starting now."""
+             lag: LagModel, sink: FeedSink | None = None, first_pitcher: int = 0) -> list[Delivery]:
+    """Generate and deliver the load in real time (speed-up 1), starting now; the plan delivered."""
     pools = pitch_pools(statcast_dir)
     start = datetime.now(timezone.utc)
     items = synthetic_items(pools, pitchers, rate, duration_s, start, lag.seed, first_pitcher)
@@ -81,6 +81,7 @@ def run_load(landing: Path, statcast_dir: Path, pitchers: int, rate: float, dura
     if wait > 0:
         time.sleep(wait)
     play(plan, sink or LandingFolderSink(landing), speedup=1.0, flush_every_s=0.1, max_idle_s=60.0)
+    return plan
 
 
 if __name__ == "__main__":

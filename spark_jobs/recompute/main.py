@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from readiness_platform.lakehouse import table_specs
@@ -44,9 +44,19 @@ def recompute(spark: SparkSession, settings: Settings, include_late: bool = Fals
         [r.asDict() for r in read(tables.environment_readings).collect()],
     )
     features = pitcher_features_batch(pitches.select("pitcher_id", *PITCH_NAMES), baselines)
-    scored = score_features(features, timelines, baselines)
+    scored = score_features(features, timelines, baselines).withColumn("registered_model", stamp(settings))
     return scored.select(*[n for n in table_specs()["pitch_features"].schema.fieldNames()
                            if n not in ("ingest_app_id", "ingest_batch_id")])
+
+
+def stamp(settings: Settings) -> Column:
+    """The registered model producing each scoring version now (model_registry.ServedBy), as a column."""
+    from readiness_platform.model_registry import ServedBy
+
+    served = ServedBy(settings).stamps()
+    if not served:
+        return F.lit(None).cast("string")
+    return F.create_map(*[F.lit(x) for kv in served.items() for x in kv])[F.col("model_version")]
 
 
 KEY = ("game_pk", "at_bat_number", "pitch_number", "model_version")

@@ -1,6 +1,10 @@
 """The readiness stream: the tracking feed -> bronze, features and readiness in Delta, exactly once.
 
-    python -m spark_jobs.stream.main [--landing DIR] [--lakehouse URI] [--checkpoint URI] [--available-now]
+    python -m spark_jobs.stream.main [--source landing|kafka] [--landing DIR] [--lakehouse URI] [--checkpoint URI]
+                                     [--available-now]
+
+The feed comes from the landing folder or from the Kafka topics (settings.stream_source,
+READINESS_STREAM_SOURCE): both give the stream the same columns, so the same tables come out.
 
 The event-time watermark is applied at exactly one point, `with_watermark` below (called by `branches`),
 on the parsed feed; its delay comes from settings (READINESS_WATERMARK_DELAY_SECONDS, 7 s). Each
@@ -18,11 +22,14 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.errors import StreamingQueryException
 from pyspark.sql.streaming import StreamingQuery
 
 from readiness_platform.checkpoint import forget_query_id
 from readiness_platform.feature_store import OnlinePublisher, forget_stores
+from readiness_platform.kafka import SOURCE_SCHEME, ensure_topics, stream_failure
 from readiness_platform.lakehouse import ensure_tables
+from readiness_platform.model_registry import ServedBy
 from readiness_platform.settings import Settings, Tables, get_settings
 from readiness_platform.spark import build_spark
 from readiness_platform.transforms.baselines import baselines_by_pitcher
@@ -48,6 +55,39 @@ def read_landing(spark: SparkSession, landing: str, max_files_per_trigger: int |
     if max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", max_files_per_trigger)
     return reader.load(landing).select("value", F.col("_metadata.file_path").alias("source"))
+
+
+def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
+    """The feed's Kafka topics as a stream of raw lines, each with the topic, partition and offset it came
+    from - the same columns as `read_landing` (`value`, `source`).
+
+    The offsets live in the checkpoint (a restart re-reads exactly the planned ranges, so the writers'
+    commit markers make it exactly once). `failOnDataLoss`: a checkpoint pointing at records the broker
+    no longer holds (retention, deleted records, a topic made again) stops the stream with an error instead
+    of skipping them (main() names the fix); a message with no value is quarantined like any bad line.
+    """
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .option("subscribe", ",".join(settings.kafka_topics.values()))
+        .option("startingOffsets", settings.kafka_starting_offsets)
+        .option("failOnDataLoss", "true")
+    )
+    if settings.kafka_max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", settings.kafka_max_offsets_per_trigger)
+    return reader.load().select(
+        F.coalesce(F.col("value").cast("string"), F.lit("")).alias("value"),
+        F.concat(F.lit(SOURCE_SCHEME), F.col("topic"), F.lit("/"), F.col("partition"), F.lit("/"),
+                 F.col("offset")).alias("source"),
+    )
+
+
+def read_source(spark: SparkSession, settings: Settings) -> DataFrame:
+    """The feed from where settings.stream_source says: the landing folder or the Kafka topics."""
+    if settings.stream_source == "kafka":
+        ensure_topics(settings)  # idempotent: the stream may start before the first message is produced
+        return read_kafka(spark, settings)
+    return read_landing(spark, str(settings.landing), settings.max_files_per_trigger)
 
 
 def with_watermark(events: DataFrame, delay_seconds: float) -> DataFrame:
@@ -94,11 +134,11 @@ def start_stream(
     checkpoint: str | None = None,
     available_now: bool = False,
 ) -> StreamingQuery:
-    """Start the readiness stream from `raw` lines (default: the landing folder) into settings.tables."""
+    """Start the readiness stream from `raw` lines (default: settings.stream_source) into settings.tables."""
     tables = settings.tables
     ensure_tables(spark, tables)
     if raw is None:
-        raw = read_landing(spark, str(settings.landing), settings.max_files_per_trigger)
+        raw = read_source(spark, settings)
     baselines = load_baselines(spark, tables)
     checkpoint = checkpoint or f"{settings.checkpoints}/stream"
     # A checkpoint deleted and made again at this path is a new query with a new id: cached, the old id
@@ -110,7 +150,8 @@ def start_stream(
         branches(parse_feed(raw), settings.watermark_delay_seconds, baselines)
         .writeStream.queryName("readiness_stream")
         .foreachBatch(partial(write_stream_batch, tables=tables, checkpoint=checkpoint, baselines=baselines,
-                              online=OnlinePublisher.start(settings) if settings.publish_online else None))
+                              online=OnlinePublisher.start(settings) if settings.publish_online else None,
+                              served_by=ServedBy(settings)))
         .option("checkpointLocation", checkpoint)
     )
     if available_now:
@@ -122,13 +163,19 @@ def start_stream(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", choices=("landing", "kafka"), help="the feed's source (default: settings)")
     parser.add_argument("--landing", type=Path, help="landing folder (default: settings)")
     parser.add_argument("--lakehouse", help="root URI of the Delta tables (default: settings)")
     parser.add_argument("--checkpoint", help="checkpoint URI (default: <checkpoints>/stream)")
     parser.add_argument("--available-now", action="store_true", help="process what is there, then stop")
     parser.add_argument("--max-files-per-trigger", type=int)
+    parser.add_argument("--max-offsets-per-trigger", type=int, help="Kafka records per micro-batch, at most")
     args = parser.parse_args(argv)
     overrides: dict[str, object] = {}
+    if args.source:
+        overrides["stream_source"] = args.source
+    if args.max_offsets_per_trigger:
+        overrides["kafka_max_offsets_per_trigger"] = args.max_offsets_per_trigger
     if args.landing:
         overrides["landing_dir"] = args.landing
     if args.lakehouse:
@@ -137,8 +184,12 @@ def main(argv: list[str] | None = None) -> None:
         overrides["max_files_per_trigger"] = args.max_files_per_trigger
     settings = get_settings(**overrides)
     spark = build_spark(settings, "readiness-stream")
-    query = start_stream(spark, settings, checkpoint=args.checkpoint, available_now=args.available_now)
-    query.awaitTermination()
+    checkpoint = args.checkpoint or f"{settings.checkpoints}/stream"
+    query = start_stream(spark, settings, checkpoint=checkpoint, available_now=args.available_now)
+    try:
+        query.awaitTermination()
+    except StreamingQueryException as e:
+        raise stream_failure(e, checkpoint) from e  # lost Kafka data: a ReadinessError that says what to do
 
 
 if __name__ == "__main__":

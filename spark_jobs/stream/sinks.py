@@ -32,6 +32,7 @@ from pyspark.sql import functions as F
 from readiness_platform.checkpoint import BatchInfo, batch_info, query_id
 from readiness_platform.feature_store import OnlinePublisher
 from readiness_platform.lakehouse import Commit, append_once, table_specs
+from readiness_platform.model_registry import ServedBy
 from readiness_platform.settings import Tables
 from readiness_platform.transforms.contract import EVENT_KEYS
 from readiness_platform.transforms.features import FEATURES_SCHEMA, Baselines, build_timelines, records, score_rows
@@ -167,14 +168,16 @@ class FeaturesWritten:
 
 
 def write_features(spark: SparkSession, batch: list[dict], tables: Tables, info: BatchInfo, app_id: str,
-                   baselines: Baselines, online: OnlinePublisher | None = None) -> FeaturesWritten:
+                   baselines: Baselines, online: OnlinePublisher | None = None,
+                   served: dict[str, str] | None = None) -> FeaturesWritten:
     """Score the pitchers' feature rows, append the final ones to silver, refresh gold and the online store.
 
     The pitchers whose latest row changed are pushed to the online store first, while the Delta commits
     run: the dashboard sees a pitch as soon as it is scored (a replayed batch pushes the same rows again).
 
     The rows of one micro-batch are few (two per pitch at most): they are scored on the driver with the
-    same function the batch recompute runs on the executors (transforms.features.score_rows).
+    same function the batch recompute runs on the executors (transforms.features.score_rows). Each row is
+    stamped with the registered model that produced it (`served`: scoring version -> <name>/<version>).
     """
     with _caches_lock:
         _context.seed(spark, tables)
@@ -185,7 +188,8 @@ def write_features(spark: SparkSession, batch: list[dict], tables: Tables, info:
     if not feats:
         return FeaturesWritten(0, 0, None, [])
     started = time.time()
-    rows = score_rows(feats, timelines, baselines)
+    served = served or {}
+    rows = [{**r, "registered_model": served.get(r["model_version"])} for r in score_rows(feats, timelines, baselines)]
     log.debug("batch %d scored %d feature rows in %.2fs", info.batch_id, len(feats), time.time() - started)
     silver = table_specs()["pitch_features"]
     lineage = {"ingest_app_id": app_id, "ingest_batch_id": info.batch_id}
@@ -198,8 +202,8 @@ def write_features(spark: SparkSession, batch: list[dict], tables: Tables, info:
         with _caches_lock:
             changed = _gold.update(rows, datetime.now(timezone.utc).replace(tzinfo=None))
             gold_rows = list(_gold.rows.values())
-        if changed and online is not None:
-            online.publish(changed)
+        if online is not None:
+            online.publish(changed, scored=rows)  # the newest row per pitcher; every pitch in the outing
         if changed:
             gold = table_specs()["pitcher_readiness"].schema
             frame = spark.createDataFrame([tuple(r[n] for n in gold.fieldNames()) for r in gold_rows], schema=gold)
@@ -247,7 +251,8 @@ def latency_percentiles(committed_at: float, ingest_times: list[datetime]) -> tu
 
 
 def write_stream_batch(batch_df: DataFrame, batch_id: int, *, tables: Tables, checkpoint: str,
-                       baselines: Baselines | None = None, online: OnlinePublisher | None = None) -> None:
+                       baselines: Baselines | None = None, online: OnlinePublisher | None = None,
+                       served_by: ServedBy | None = None) -> None:
     """foreachBatch writer of the readiness stream (bind the keyword arguments with functools.partial)."""
     spark = batch_df.sparkSession
     info = batch_info(spark, checkpoint, batch_id)
@@ -266,7 +271,8 @@ def write_stream_batch(batch_df: DataFrame, batch_id: int, *, tables: Tables, ch
         with ThreadPoolExecutor(max_workers=5) as pool:
             quarantine = pool.submit(write_quarantine, df, tables, info, app_id) if summary["bad"] else None
             bronze = {k: pool.submit(write_kind, df, k, tables, info, app_id) for k in KEYS if summary[f"new_{k}"]}
-            features = (pool.submit(write_features, spark, batch, tables, info, app_id, baselines, online)
+            features = (pool.submit(write_features, spark, batch, tables, info, app_id, baselines, online,
+                                    served_by.stamps() if served_by else None)
                         if has_features else None)
             bronze_at = {k: f.result().committed_at for k, f in bronze.items()}
             scored = features.result() if features else FeaturesWritten(0, 0, None, [])

@@ -10,11 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +20,7 @@ import yaml
 
 from readiness_platform.instance import write_dagster_home
 from readiness_platform.settings import REPO_ROOT, Settings
-from tests.browser import open_browser, save_screenshot
+from tests.browser import free_port, open_browser, save_screenshot, server_process
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +34,6 @@ JOBS = ("online_publication", "v2_cutover", "rollback_to_v1", "recalibration", "
 
 LOCATIONS_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
   name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _graphql(base_url: str, query: str) -> dict:
@@ -66,40 +55,12 @@ def dagster_webserver(settings: Settings, tmp_path: Path) -> Iterator[str]:
     workspace.write_text(yaml.safe_dump({"load_from": [{"python_module": {
         "module_name": "readiness_platform.definitions", "working_directory": str(REPO_ROOT)}}]}))
     env = {**os.environ, "DAGSTER_HOME": str(home), "READINESS_HOME": str(settings.home)}
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "dagster-webserver.log"
-
-    with log_path.open("wb") as log:
-        # Its own session (process group), so the code server it spawns is stopped with it.
-        proc = subprocess.Popen([str(WEBSERVER), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
-                                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"dagster-webserver exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base_url}/server_info", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"dagster-webserver did not answer within {START_TIMEOUT_S:.0f} s:\n"
-                            f"{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with server_process([str(WEBSERVER), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
+                        f"{base_url}/server_info", tmp_path / "dagster-webserver.log", START_TIMEOUT_S,
+                        cwd=REPO_ROOT, env=env):
         yield base_url
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 def test_dagster_ui_shows_the_platforms_assets_partitions_and_jobs(settings: Settings, tmp_path: Path) -> None:

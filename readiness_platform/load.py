@@ -1,0 +1,283 @@
+"""The load test: synthetic pitchers drawn from the real corpus, through the feed, the stream, the online store
+and the read API, with what a staff cares about measured at the end.
+
+    readiness load [--pitchers 25] [--rate 100] [--duration 60] [--warmup 30] [--source kafka|landing]
+
+Each synthetic pitcher throws real tracked pitches of one real pitcher of the corpus (replay/synthetic.py),
+live (event time = now), through the ballpark's lag model into the source of the settings (Kafka by default
+here). The stream runs back to back; the read API runs in this process and a dashboard's WebSocket client
+records when each pitcher's readiness changes. A pitch is API-visible when the API first serves that
+pitcher's readiness at that pitch or a later one: its event-to-API latency is that moment minus the
+pitch's arrival (`ingest_time`, when the producer handed it to the feed), so the feed's own 2-5 s delay is
+excluded and reported separately. At the end it prints throughput held, latency p50/p95/p99, late
+fraction, quarantine count, and the loss check: every pitch sent is in bronze exactly once, and every
+pitcher's served readiness equals the gold table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from readiness_platform.domain.errors import ReadinessError
+from readiness_platform.replay.lag import LagModel
+from readiness_platform.settings import REPO_ROOT, Settings
+
+WARMUP_FIRST_PITCHER = 5_000  # warm-up pitchers are numbered apart from the measured ones
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    source: str
+    pitchers: int
+    offered_events_per_s: float
+    pitches_sent: int
+    pitches_in_bronze: int
+    events_per_s_processed: float  # messages per second of micro-batch time while the load ran: what it holds
+    feed_delay_p50_s: float  # event time -> arrival: the ballpark's own lag, not the platform's
+    api_latency_p50_s: float
+    api_latency_p95_s: float
+    api_latency_p99_s: float
+    api_latency_max_s: float
+    late_fraction: float
+    quarantined: int
+    lost: int
+    doubled: int
+    served_mismatches: int
+    drain_after_load_s: float
+
+    def lines(self) -> list[str]:
+        ok = not (self.lost or self.doubled or self.served_mismatches)
+        return [
+            f"load: {self.pitchers} pitchers at {self.offered_events_per_s:g} events/s through {self.source}: "
+            f"{self.pitches_sent} pitches sent, {self.pitches_in_bronze} in bronze, "
+            f"the stream processed {self.events_per_s_processed:.0f} events/s of batch time",
+            f"load: event-to-API-visible latency p50 {self.api_latency_p50_s:.2f} s, p95 {self.api_latency_p95_s:.2f} s, "
+            f"p99 {self.api_latency_p99_s:.2f} s, max {self.api_latency_max_s:.2f} s "
+            f"(the feed's own delay, excluded: p50 {self.feed_delay_p50_s:.2f} s)",
+            f"load: late fraction {self.late_fraction:.3f}, {self.quarantined} quarantined, drained "
+            f"{self.drain_after_load_s:.1f} s after the load stopped",
+            f"load: {'nothing lost' if ok else 'LOSS'}: {self.lost} pitches missing from bronze, {self.doubled} "
+            f"doubled, {self.served_mismatches} pitchers whose served readiness differs from gold",
+        ]
+
+
+class Visibility:
+    """A dashboard's WebSocket: when each pitcher's served pitch moved forward, by wall clock."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        from websockets.sync.client import connect
+
+        self.ws = connect(base_url.replace("http://", "ws://") + "/api/live", open_timeout=10, max_size=None)
+        self.ws.send(json.dumps({"type": "auth", "token": token}))
+        if json.loads(self.ws.recv(timeout=10)).get("type") != "snapshot":
+            raise ReadinessError("load: the WebSocket did not answer with a snapshot")
+        self.seen: dict[int, list[tuple[float, tuple]]] = defaultdict(list)  # pitcher -> [(wall, pitch order)]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for raw in self.ws:
+                now = time.time()
+                m = json.loads(raw)
+                if m["type"] == "update":
+                    f = m["pitcher"]["features"]
+                    self.seen[m["pitcher"]["pitcher_id"]].append(
+                        (now, (f["game_pk"], f["at_bat_number"], f["pitch_number"])))
+        except ConnectionClosed:
+            pass
+
+    def close(self) -> None:
+        self.ws.close()
+        self._thread.join(timeout=10)
+
+    def visible_at(self, pitcher: int, pitch: tuple) -> float | None:
+        """When the API first served this pitcher at `pitch` or later."""
+        return next((t for t, shown in self.seen.get(pitcher, []) if shown >= pitch), None)
+
+
+def _sink(settings: Settings):  # noqa: ANN202 - a FeedSink
+    from readiness_platform.smoke import feed_sink
+
+    return feed_sink(settings)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives another process these settings (the ones set explicitly)."""
+    from pydantic import AliasChoices
+
+    env = dict(os.environ)
+    for name, value in settings.model_dump(include=settings.model_fields_set).items():
+        if value is None:
+            continue
+        alias = type(settings).model_fields[name].validation_alias
+        names = alias.choices if isinstance(alias, AliasChoices) else [f"READINESS_{name.upper()}"]
+        env.update({str(n): str(value) for n in names})
+    return env
+
+
+@contextmanager
+def stream_process(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen]:
+    """The stream job in its own process, as it runs at a ballpark (`python -m spark_jobs.stream.main`):
+    its driver's Python (the per-batch scoring) then shares no interpreter lock with the API or the clock
+    that measures it."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "spark_jobs.stream.main"], env=settings_env(settings),
+                                cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:  # the driver and the JVM it started, together
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _landed(settings: Settings, pitchers: range) -> set[tuple[int, int, int]]:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        rows = DeltaTable(settings.tables.pitches).to_pyarrow_table(
+            columns=["pitcher_id", "game_pk", "at_bat_number", "pitch_number"]).to_pylist()
+    except TableNotFoundError:
+        return set()
+    return {(r["game_pk"], r["at_bat_number"], r["pitch_number"]) for r in rows if r["pitcher_id"] in pitchers}
+
+
+def _wait_landed(settings: Settings, pitchers: range, want: set, proc: subprocess.Popen, log_path: Path,
+                 timeout_s: float) -> float:
+    """Until every pitch of `want` is in bronze (the stream has drained the load); when that was."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise ReadinessError(f"load: the stream exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        if want <= _landed(settings, pitchers):
+            return time.time()
+        time.sleep(0.5)
+    return time.time()  # not all landed: the loss check says how many
+
+
+def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, duration_s: float = 60.0,
+             warmup_s: float = 30.0, drain_timeout_s: float = 120.0) -> LoadResult:
+    """Run the load on fresh tables (under settings.home) and measure it; see the module's docstring."""
+    import httpx
+
+    from readiness_platform.demo import api_server, reset_announcements
+    from readiness_platform.replay.synthetic import SYNTHETIC_GAME_PK, run_load as deliver
+    from readiness_platform.report import read_table
+
+    for path in (settings.tables.root, settings.checkpoints, str(settings.landing), str(settings.feast_dir)):
+        shutil.rmtree(path, ignore_errors=True)
+    reset_announcements(settings)
+    if settings.stream_source == "kafka":
+        from readiness_platform.kafka import delete_topics, ensure_topics
+
+        delete_topics(settings)  # a fresh run: no earlier load waiting in the topics
+        ensure_topics(settings)
+    lag = LagModel(watermark_delay_s=settings.watermark_delay_seconds)
+    measured = range(SYNTHETIC_GAME_PK, SYNTHETIC_GAME_PK + pitchers)
+    log_path = Path(settings.home) / "stream.log"
+    print(f"load: starting the stream ({settings.stream_source} source; its log: {log_path})", flush=True)
+    with stream_process(settings, log_path) as proc, api_server(settings, owner="load") as (base_url, token):
+        if warmup_s > 0:  # a cold JVM is 3-4x slower than a warm one; a ballpark stream runs for hours
+            print(f"load: warm-up, {warmup_s:g} s of the same load on other pitchers", flush=True)
+            first = SYNTHETIC_GAME_PK + WARMUP_FIRST_PITCHER
+            plan = deliver(settings.landing, settings.statcast_dir, pitchers, rate, warmup_s, lag, _sink(settings),
+                           first_pitcher=WARMUP_FIRST_PITCHER)
+            _wait_landed(settings, range(first, first + pitchers), _sent_pitches(plan), proc, log_path,
+                         drain_timeout_s + 180)  # the first micro-batches also wait for Spark to start
+        live = Visibility(base_url, token)
+        print(f"load: {pitchers} pitchers at {rate:g} events/s for {duration_s:g} s", flush=True)
+        load_start = time.time()
+        plan = deliver(settings.landing, settings.statcast_dir, pitchers, rate, duration_s, lag, _sink(settings))
+        load_end = time.time()
+        sent = _sent_pitches(plan)
+        drained = _wait_landed(settings, measured, sent, proc, log_path, drain_timeout_s)
+        time.sleep(2.0)  # the gold/online write of the last batch, and its fan-out
+        live.close()
+        with httpx.Client(base_url=base_url, headers={"X-API-Key": token}, timeout=10) as http:
+            served = {pid: http.get(f"/api/pitchers/{pid}/readiness").json() for pid in measured}
+
+    bronze = read_table(settings.tables.pitches, ["pitcher_id", "game_pk", "at_bat_number", "pitch_number",
+                                                  "event_time", "ingest_time", "is_late"])
+    bronze = bronze[bronze["pitcher_id"].isin(measured)]
+    keys = list(zip(bronze["game_pk"], bronze["at_bat_number"], bronze["pitch_number"]))
+    lost = len(sent - set(keys))
+    doubled = len(keys) - len(set(keys))
+    gold = read_table(settings.tables.pitcher_readiness, ["pitcher_id", "model_version", "game_pk", "at_bat_number",
+                                                          "pitch_number", "readiness"])
+    gold = {(r.pitcher_id, r.model_version): r for r in gold.itertuples()}
+    mismatches = 0
+    for pid, body in served.items():
+        g = gold.get((pid, body.get("model_version")))
+        f = body.get("features", {})
+        if g is None or (g.game_pk, g.at_bat_number, g.pitch_number) != (
+                f.get("game_pk"), f.get("at_bat_number"), f.get("pitch_number")) \
+                or abs(g.readiness - body["indices"]["readiness"]) > 1e-9:
+            mismatches += 1
+    on_time = bronze[~bronze["is_late"]]
+    latencies = []
+    for r in on_time.itertuples():
+        shown = live.visible_at(r.pitcher_id, (r.game_pk, r.at_bat_number, r.pitch_number))
+        if shown is not None:
+            latencies.append(shown - r.ingest_time.timestamp())
+    lat = np.array(latencies) if latencies else np.array([np.nan])
+    arrival = bronze["ingest_time"]
+    quarantine = read_table(settings.tables.quarantine, ["reason"])
+    return LoadResult(
+        source=settings.stream_source, pitchers=pitchers, offered_events_per_s=rate, pitches_sent=len(sent),
+        pitches_in_bronze=len(set(keys)),
+        events_per_s_processed=_processing_rate(settings, load_start),
+        feed_delay_p50_s=float((arrival - bronze["event_time"]).dt.total_seconds().median()),
+        api_latency_p50_s=float(np.percentile(lat, 50)), api_latency_p95_s=float(np.percentile(lat, 95)),
+        api_latency_p99_s=float(np.percentile(lat, 99)), api_latency_max_s=float(np.max(lat)),
+        late_fraction=float(bronze["is_late"].mean()) if len(bronze) else 0.0, quarantined=len(quarantine),
+        lost=lost, doubled=doubled, served_mismatches=mismatches, drain_after_load_s=drained - load_end)
+
+
+def _processing_rate(settings: Settings, since: float) -> float:
+    """Messages per second of micro-batch time, over the batches triggered since `since`."""
+    from readiness_platform.report import read_table
+
+    m = read_table(settings.tables.stream_metrics, ["batch_time", "rows_in", "batch_duration_s"])
+    m = m[m["batch_time"].map(lambda t: t.timestamp()) >= since]
+    return float(m["rows_in"].sum() / max(1e-9, m["batch_duration_s"].sum()))
+
+
+def _sent_pitches(plan: list) -> set[tuple[int, int, int]]:
+    """The keys of the pitches the load delivered undamaged at least once."""
+    out = set()
+    for d in plan:
+        if d.kind == "pitch" and not d.corruption:
+            r = json.loads(d.payload)
+            out.add((r["game_pk"], r["at_bat_number"], r["pitch_number"]))
+    return out
+
+
+def print_result(result: LoadResult) -> None:
+    for line in result.lines():
+        print(line, flush=True)
+
+
+def as_dict(result: LoadResult) -> dict:
+    return asdict(result)

@@ -1,0 +1,23 @@
+"""The load test's own accounting, on a small real run through Kafka, the stream, the online store and the API."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from readiness_platform.load import run_load
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.services]
+
+
+def test_a_small_load_through_kafka_loses_nothing_and_is_measured(settings, spark):  # noqa: ARG001 - shared session
+    settings = settings.model_copy(update={
+        "stream_source": "kafka", "kafka_topic_prefix": f"load-{settings.home.name}",
+        "redis_url": settings.redis_url.rsplit("/", 1)[0] + "/15"})
+    result = run_load(settings, pitchers=5, rate=20.0, duration_s=12.0, warmup_s=0.0)
+    # 240 events planned, every pitch among them sent once at least undamaged: all in bronze, once
+    assert result.pitches_sent > 200 and result.pitches_in_bronze == result.pitches_sent
+    assert (result.lost, result.doubled, result.served_mismatches) == (0, 0, 0)
+    assert 0 < result.api_latency_p50_s <= result.api_latency_p99_s <= result.api_latency_max_s
+    assert not math.isnan(result.api_latency_p99_s) and 1.5 < result.feed_delay_p50_s < 6.0  # the 2-5 s lag model
