@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,3 +37,28 @@ def scored():  # -> pd.DataFrame
     from readiness_platform.backtest import backtest_rows
 
     return backtest_rows(STATCAST_DIR)
+
+
+@contextmanager
+def scratch_schema() -> Iterator[str]:
+    """A connection string whose search_path is a new schema of the project's PostgreSQL, dropped after."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    base = get_settings().database_url
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(base, options=f"-csearch_path={name}")
+    finally:
+        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL schema of the test's own (tables, triggers and all), dropped after the test."""
+    with scratch_schema() as url:
+        yield url

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import secrets
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -24,8 +23,6 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 from deltalake import DeltaTable
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from api.audit import AuditLog, Outcome
 from api.keys import KeyStore
@@ -39,7 +36,7 @@ from readiness_platform.replay.lag import LagModel
 from readiness_platform.replay.player import play
 from readiness_platform.replay.sinks import LandingFolderSink
 from readiness_platform.settings import Settings, get_settings
-from tests.conftest import GAME_DAY
+from tests.conftest import GAME_DAY, scratch_schema
 from tests.spark_jobs.stream_helpers import run_to_end
 
 pytestmark = [pytest.mark.spark, pytest.mark.services]
@@ -50,16 +47,9 @@ DELTA = ("pitches", "quarantine", "pitch_features", "pitcher_readiness", "season
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    """A schema of its own in the project's PostgreSQL, dropped afterwards (as tests/api does)."""
-    base = get_settings().database_url
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(base, options=f"-csearch_path={name}")
-    finally:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
+    """A schema of its own in the project's PostgreSQL for the module, dropped afterwards."""
+    with scratch_schema() as url:
+        yield url
 
 
 def _one_game(seed: int = 5):  # noqa: ANN202 - (deliveries, victim, the pitch key that names them as batter)
@@ -262,7 +252,7 @@ def test_forget_player_deletes_them_everywhere_history_included_and_a_second_run
     now = _feed_lines(settings)
     assert not any(identity.judge_line(line).dropped for line in now)
     assert len(now) == len(lines) - found["landing + archive files"]
-    assert any(f'"batter_id": null' in line for line in now)
+    assert any('"batter_id": null' in line for line in now)
 
     # reports, Dagster runs, PostgreSQL and the erasure record
     assert sorted(p.name for p in (settings.home / "reports").iterdir()) == ["notes.txt"]

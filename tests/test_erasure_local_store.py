@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import re
-import secrets
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
-import psycopg
 import pytest
 import redis
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from readiness_platform.settings import get_settings
 
 pytestmark = pytest.mark.services
 REDIS_DB = "redis://127.0.0.1:56379/13"
 VICTIM, OTHER = 621219, 543867
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    base = get_settings().database_url
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(base, options=f"-csearch_path={name}")
-    finally:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
 
 
 def _row(pitcher_id: int, version: str) -> dict:

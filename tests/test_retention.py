@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,8 +14,6 @@ import pytest
 import redis
 from deltalake import DeltaTable
 from google.protobuf.timestamp_pb2 import Timestamp
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from readiness_platform.settings import Settings, get_settings
 
@@ -25,19 +21,6 @@ pytestmark = [pytest.mark.spark, pytest.mark.services]
 REDIS_DB = "redis://127.0.0.1:56379/13"
 AS_OF = datetime(2021, 6, 1, 12, 0, tzinfo=timezone.utc)
 OLD_PITCHER, NEW_PITCHER = 111111, 222222
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    base = get_settings().database_url
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(base, options=f"-csearch_path={name}")
-    finally:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
 
 
 def _row(schema, **values) -> tuple:  # noqa: ANN001 - a row of `schema`: given values, nulls, required defaults

@@ -8,27 +8,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import redis
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from api.audit import AuditLog
 from api.keys import KeyStore
 from readiness_platform.settings import get_settings
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A connection string whose search_path is a new schema, dropped after the test."""
-    base = get_settings().database_url
-    name = f"t_{secrets.token_hex(6)}"
-    schema = sql.Identifier(name)
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("create schema {}").format(schema))
-    try:
-        yield make_conninfo(base, options=f"-csearch_path={name}")
-    finally:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("drop schema {} cascade").format(schema))
 
 
 @pytest.fixture
