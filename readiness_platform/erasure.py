@@ -28,10 +28,8 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -298,22 +296,11 @@ def _online_store(run: _Run) -> list[PlaceResult]:
             run.redis_client.delete(key)
         return [PlaceResult("feast online store (redis)", "fields", found, 0 if run.dry_run else found,
                             note="one hash per pitcher: every view's features and timestamps")]
-    db = run.settings.feast_dir / "online.db"
-    if not db.exists():
-        return [PlaceResult("feast online store (sqlite)", "rows", 0)]
+    from readiness_platform.feature_store import delete_local_online_rows
+
     entity = serialize_entity_key(EntityKey(join_keys=["pitcher_id"], entity_values=[Value(int64_val=run.pid)]),
                                   entity_key_serialization_version=3)
-    found = 0
-    with closing(sqlite3.connect(db)) as conn:
-        with conn:  # one transaction
-            for (t,) in conn.execute("select name from sqlite_master where type = 'table'").fetchall():
-                if "entity_key" not in {r[1] for r in conn.execute(f'pragma table_info("{t}")')}:
-                    continue
-                found += conn.execute(f'select count(*) from "{t}" where entity_key = ?', (entity,)).fetchone()[0]
-                if not run.dry_run:
-                    conn.execute(f'delete from "{t}" where entity_key = ?', (entity,))
-        if found and not run.dry_run:
-            conn.execute("vacuum")  # deleted rows stay in free pages until the file is rewritten
+    found = delete_local_online_rows(run.settings, "entity_key", "=", entity, run.dry_run)
     return [PlaceResult("feast online store (sqlite)", "rows", found, 0 if run.dry_run else found)]
 
 

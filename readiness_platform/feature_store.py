@@ -200,3 +200,32 @@ def feast_env_exports(settings: Settings) -> str:
     """Shell exports for the Feast CLI (`eval "$(readiness feast-env)"`)."""
     return "\n".join(f"export {k}={v!s}" for k, v in feast_env(settings).items())
 
+
+
+def delete_local_online_rows(settings: Settings, column: str, operator: str, value: object, dry_run: bool) -> int:
+    """Rows of the local (SQLite) online store where `column operator value`, in every table that has the
+    column: counted, and unless `dry_run` deleted in one transaction and the file vacuumed (deleted rows stay
+    in free pages until it is rewritten). Erasure and retention both go through here."""
+    import sqlite3
+    from contextlib import closing
+
+    import feast.infra.online_stores.sqlite  # noqa: F401 - registers the datetime adapters Feast wrote with
+
+    if operator not in ("=", "<"):
+        raise ValueError(f"operator must be = or <, not {operator!r}")
+    db = settings.feast_dir / "online.db"
+    if not db.exists():
+        return 0
+    found = 0
+    with closing(sqlite3.connect(db)) as conn:
+        with conn:  # one transaction
+            for (t,) in conn.execute("select name from sqlite_master where type = 'table'").fetchall():
+                if column not in {r[1] for r in conn.execute(f'pragma table_info("{t}")')}:
+                    continue
+                where = f'from "{t}" where {column} {operator} ?'
+                found += conn.execute(f"select count(*) {where}", (value,)).fetchone()[0]
+                if not dry_run:
+                    conn.execute(f"delete {where}", (value,))
+        if found and not dry_run:
+            conn.execute("vacuum")
+    return found

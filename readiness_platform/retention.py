@@ -219,27 +219,10 @@ def _ts(raw: bytes, cls: Any) -> datetime:
 
 
 def _sqlite_expire(run: _Retention, cutoff: datetime) -> int:
-    import sqlite3
-    from contextlib import closing
+    from readiness_platform.feature_store import delete_local_online_rows
 
-    import feast.infra.online_stores.sqlite  # noqa: F401 - registers the datetime adapters Feast wrote with
-
-    db = run.settings.feast_dir / "online.db"
-    if not db.exists():
-        return 0
     naive = cutoff.astimezone(timezone.utc).replace(tzinfo=None)
-    found = 0
-    with closing(sqlite3.connect(db)) as conn:
-        with conn:  # one transaction
-            for (t,) in conn.execute("select name from sqlite_master where type = 'table'").fetchall():
-                if "event_ts" not in {r[1] for r in conn.execute(f'pragma table_info("{t}")')}:
-                    continue
-                found += conn.execute(f'select count(*) from "{t}" where event_ts < ?', (naive,)).fetchone()[0]
-                if not run.dry_run:
-                    conn.execute(f'delete from "{t}" where event_ts < ?', (naive,))
-        if found and not run.dry_run:
-            conn.execute("vacuum")  # deleted rows stay in free pages until the file is rewritten
-    return found
+    return delete_local_online_rows(run.settings, "event_ts", "<", naive, run.dry_run)
 
 
 def purge_audit(conn: psycopg.Connection, before: datetime) -> int:
