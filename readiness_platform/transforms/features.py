@@ -1,6 +1,6 @@
 """Per-pitcher features in Spark: the stateful stream operator, the batch recompute, and scoring.
 
-Stream (`pitcher_features`): keyed by pitcher, transformWithStateInPandas keeps each pitcher's pitches of
+Stream (`pitcher_features`): keyed by pitcher, transformWithState (rows, not pandas) keeps each pitcher's pitches of
 the games in play and a summary of recent outings. A pitch that arrives is answered at once with
 *provisional* features from what is there; when the watermark passes its event time (an event-time
 timer), no on-time pitch can still come before it, and it is answered again, *final*, from the complete
@@ -19,10 +19,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import fields
-from datetime import datetime, timedelta
+import json
+from datetime import date, datetime, timedelta
 
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import types as T
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
 
@@ -60,6 +61,8 @@ PITCH_FIELDS = [
     T.StructField("home_team", T.StringType()),
 ]
 PITCH_NAMES = [f.name for f in PITCH_FIELDS]
+_EPOCH = datetime(1970, 1, 1)
+_US, _MS = timedelta(microseconds=1), timedelta(milliseconds=1)
 _PY_TYPES = {int: T.LongType(), float: T.DoubleType(), bool: T.BooleanType(), str: T.StringType()}
 
 
@@ -76,10 +79,6 @@ WINDOW_FIELDS = _window_fields()
 FEATURES_SCHEMA = T.StructType([
     T.StructField("pitcher_id", T.LongType()), *PITCH_FIELDS, *WINDOW_FIELDS, T.StructField("is_final", T.BooleanType()),
 ])
-PITCH_STATE = T.StructType(PITCH_FIELDS)
-OUTING_STATE = T.StructType([
-    T.StructField("game_date", T.DateType()), T.StructField("game_pk", T.LongType()), T.StructField("pitches", T.LongType()),
-])
 
 
 def _obs(p: dict) -> PitchObs:
@@ -93,14 +92,20 @@ def _num(v) -> float | None:  # noqa: ANN001
 
 
 def _ts(v) -> datetime:  # noqa: ANN001
+    if type(v) is datetime and v.tzinfo is None:
+        return v
     return pd.Timestamp(v).to_pydatetime().replace(tzinfo=None)
 
 
 def _date(v):  # noqa: ANN001, ANN202
+    if type(v) is date:
+        return v
     return pd.Timestamp(v).date()
 
 
 def _ms(t: datetime) -> int:
+    if type(t) is datetime and t.tzinfo is None:
+        return (t - _EPOCH) // _MS
     return int(pd.Timestamp(t).value // 1_000_000)
 
 
@@ -109,63 +114,79 @@ def _row(pitcher_id: int, p: dict, wf: WindowFeatures, final: bool) -> dict:
             **{f.name: getattr(wf, f.name) for f in fields(WindowFeatures)}, "is_final": final}
 
 
+class PitcherState:
+    """What the processor keeps per pitcher, as one value: the pitches of the games in play, the summaries
+    of recent outings, the two timers and `finalized`. One JSON value is read and written per call: PySpark's
+    list state deserializes each element with its own schema (~90 us a pitch, measured), and every state
+    access is a round trip to the JVM. Times are integer microseconds, dates day ordinals: lossless."""
+
+    NAME = "pitcher"  # the state variable
+    VERSION = 1
+    SCHEMA = T.StructType([T.StructField("json", T.StringType())])
+
+    def __init__(self, raw: tuple | None) -> None:
+        held = json.loads(raw[0]) if raw else {}
+        self.pitches = [_unpack(p) for p in held.get("pitches", [])]
+        self.outings = [Outing(date.fromordinal(d), g, n) for d, g, n in held.get("outings", [])]
+        self.final_at: int | None = held.get("final_at")  # ms of the timer that finalizes pitches
+        self.expiry_at: int | None = held.get("expiry_at")  # ms of the timer that summarizes quiet games
+        # A pitch is final once its event time is at or behind `finalized`, the watermark of the last
+        # finalization. Spark drops rows behind the previous watermark before they reach the processor,
+        # so no pitch can arrive at or behind `finalized`.
+        self.finalized: int = held.get("finalized", -1)
+        for p in self.pitches:
+            p["final"] = _ms(p["event_time"]) <= self.finalized
+
+    def dump(self) -> tuple:
+        return (json.dumps({
+            "v": self.VERSION, "pitches": [_pack(p) for p in self.pitches],
+            "outings": [(o.game_date.toordinal(), o.game_pk, o.pitches) for o in self.outings],
+            "final_at": self.final_at, "expiry_at": self.expiry_at, "finalized": self.finalized,
+        }, separators=(",", ":")),)
+
+
+
+
+def _pack(p: dict) -> list:
+    return [None if p[n] is None else p[n].toordinal() if n == "game_date"
+            else (p[n] - _EPOCH) // _US if n in ("event_time", "ingest_time") else p[n] for n in PITCH_NAMES]
+
+
+def _unpack(values: list) -> dict:
+    p = dict(zip(PITCH_NAMES, values))
+    p["game_date"] = date.fromordinal(p["game_date"])
+    p["event_time"] = _EPOCH + p["event_time"] * _US
+    if p["ingest_time"] is not None:
+        p["ingest_time"] = _EPOCH + p["ingest_time"] * _US
+    return p
+
+
 class PitcherFeatures(StatefulProcessor):
-    """transformWithStateInPandas processor keyed by pitcher_id (see module docstring)."""
+    """transformWithState processor keyed by pitcher_id (see module docstring)."""
 
     def __init__(self, baselines: Baselines) -> None:
         self.baselines = baselines
 
     def init(self, handle: StatefulProcessorHandle) -> None:
         self.handle = handle
-        self.pitches = handle.getListState("pitches", PITCH_STATE)
-        self.outings = handle.getListState("outings", OUTING_STATE)
-        # One timer per pitcher at a time (the earliest pitch not yet final), plus the game-expiry timer:
-        # a timer per pitch would call back once per pitch, each callback reading the whole state.
-        ms = T.StructType([T.StructField("at_ms", T.LongType())])
-        self.final_timer = handle.getValueState("final_timer", ms)
-        self.expiry = handle.getValueState("expiry", ms)
-        # The pitch list is append-only (rewriting it whole each batch cost O(state) of RocksDB writes):
-        # a pitch is final once its event time is at or behind `finalized`, the watermark of the last
-        # finalization. Spark drops rows behind the previous watermark before they reach the processor,
-        # so no pitch can arrive at or behind `finalized`.
-        self.finalized = handle.getValueState("finalized", ms)
+        self.state = handle.getValueState(PitcherState.NAME, PitcherState.SCHEMA)
 
-    def _load(self) -> tuple[list[dict], list[Outing]]:
-        names = PITCH_STATE.fieldNames()
-        done = self.finalized.get()
-        finalized = done[0] if done is not None else -1
-        pitches = [dict(zip(names, t)) for t in self.pitches.get()] if self.pitches.exists() else []
-        for p in pitches:
-            p["final"] = _ms(p["event_time"]) <= finalized
-        outings = [Outing(_date(d), int(g), int(n)) for d, g, n in self.outings.get()] if self.outings.exists() else []
-        return pitches, outings
-
-    def _append(self, pitches: list[dict]) -> None:
-        self.pitches.appendList([tuple(p[n] for n in PITCH_STATE.fieldNames()) for p in pitches])
-
-    def _set_timer(self, state, at_ms: int | None) -> None:  # noqa: ANN001
-        held = state.get()
-        if held is not None and held[0] == at_ms:
-            return
-        if held is not None and held[0] not in (self._other(state),):
-            self.handle.deleteTimer(held[0])
-        if at_ms is None:
-            state.clear()
-        else:
-            state.update((at_ms,))
-            self.handle.registerTimer(at_ms)
-
-    def _other(self, state) -> int | None:  # noqa: ANN001
-        """The other timer's time (both may share one timestamp: then it must not be deleted)."""
-        other = (self.expiry if state is self.final_timer else self.final_timer).get()
-        return None if other is None else other[0]
-
-    def _schedule(self, pitches: list[dict]) -> None:
-        pending = [_ms(p["event_time"]) for p in pitches if not p["final"]]
-        self._set_timer(self.final_timer, min(pending) if pending else None)
-        if pitches:
-            self._set_timer(self.expiry, _ms(max(p["event_time"] for p in pitches)
-                                             + timedelta(hours=GAME_STATE_HOURS)))
+    def _schedule(self, st: PitcherState) -> None:
+        """At most two timers per pitcher: the earliest pitch not yet final (a timer per pitch would call
+        back once per pitch, each callback reading the whole state), and the game expiry, rounded up to
+        the hour so that it moves once an hour of play, not with every pitch."""
+        pending = [_ms(p["event_time"]) for p in st.pitches if not p["final"]]
+        final_at = min(pending) if pending else None
+        expiry_at = None
+        if st.pitches:
+            quiet = _ms(max(p["event_time"] for p in st.pitches)) + GAME_STATE_HOURS * 3_600_000
+            expiry_at = -(-quiet // 3_600_000) * 3_600_000
+        held, wanted = {st.final_at, st.expiry_at} - {None}, {final_at, expiry_at} - {None}
+        for at in held - wanted:
+            self.handle.deleteTimer(at)
+        for at in wanted - held:
+            self.handle.registerTimer(at)
+        st.final_at, st.expiry_at = final_at, expiry_at
 
     def _outings_for(self, pitches: list[dict], stored: list[Outing], game_pk: int) -> list[Outing]:
         """Stored outings, plus the other games still held in state (summarized the same way)."""
@@ -177,7 +198,7 @@ class PitcherFeatures(StatefulProcessor):
         return stored + [Outing(d, g, len(keys)) for (d, g), keys in held.items()]
 
     def _emit(self, pitcher_id: int, pitches: list[dict], outings: list[Outing], targets: list[dict],
-              final: bool) -> pd.DataFrame:
+              final: bool) -> list[Row]:
         wanted = {int(p["game_pk"]) for p in targets}
         games: dict[int, list[PitchObs]] = {}
         for q in pitches:
@@ -194,60 +215,55 @@ class PitcherFeatures(StatefulProcessor):
             baselines = self.baselines.get((pitcher_id, _date(p["game_date"]).year), {})
             i = position[(g, int(p["at_bat_number"]), int(p["pitch_number"]))]
             rows.append(_row(pitcher_id, p, window_features(games[g][: i + 1], before[g], baselines), final))
-        return pd.DataFrame(rows, columns=FEATURES_SCHEMA.fieldNames())
+        return [Row(**r) for r in rows]
 
-    def handleInputRows(self, key, rows, timerValues) -> Iterator[pd.DataFrame]:  # noqa: ANN001
+    def handleInputRows(self, key, rows, timerValues) -> Iterator[Row]:  # noqa: ANN001
         pitcher_id = int(key[0])
-        pitches, outings = self._load()
-        known = {(p["game_pk"], p["at_bat_number"], p["pitch_number"]) for p in pitches}
+        st = PitcherState(self.state.get())
+        known = {(p["game_pk"], p["at_bat_number"], p["pitch_number"]) for p in st.pitches}
         new = []
-        for pdf in rows:
-            for p in pdf[PITCH_NAMES].to_dict("records"):
-                k = (p["game_pk"], p["at_bat_number"], p["pitch_number"])
-                if k in known:
-                    continue  # a duplicate the pitcher's state has already seen
-                known.add(k)
-                p = {**p, "game_date": _date(p["game_date"]), "event_time": _ts(p["event_time"]),
-                     "ingest_time": None if pd.isna(p["ingest_time"]) else _ts(p["ingest_time"]), "final": False}
-                new.append(p)
+        for row in rows:
+            p = row.asDict()
+            k = (p["game_pk"], p["at_bat_number"], p["pitch_number"])
+            if k in known:
+                continue  # a duplicate the pitcher's state has already seen
+            known.add(k)
+            p.update(event_time=_ts(p["event_time"]), final=False,
+                     ingest_time=None if p["ingest_time"] is None else _ts(p["ingest_time"]))
+            new.append({n: p[n] for n in (*PITCH_NAMES, "final")})
         if not new:
             return
-        pitches.extend(new)
-        self._append(new)
-        self._schedule(pitches)
-        yield self._emit(pitcher_id, pitches, outings, new, final=False)
+        st.pitches.extend(new)
+        self._schedule(st)
+        self.state.update(st.dump())
+        yield from self._emit(pitcher_id, st.pitches, st.outings, new, final=False)
 
-    def handleExpiredTimer(self, key, timerValues, expiredTimerInfo) -> Iterator[pd.DataFrame]:  # noqa: ANN001
+    def handleExpiredTimer(self, key, timerValues, expiredTimerInfo) -> Iterator[Row]:  # noqa: ANN001
         pitcher_id = int(key[0])
         watermark = timerValues.getCurrentWatermarkInMs()
         fired = expiredTimerInfo.getExpiryTimeInMs()
-        for state in (self.final_timer, self.expiry):  # a fired timer is gone: forget it
-            held = state.get()
-            if held is not None and held[0] == fired:
-                state.clear()
-        pitches, outings = self._load()
-        due = sorted((p for p in pitches if not p["final"] and _ms(p["event_time"]) <= watermark),
+        st = PitcherState(self.state.get())
+        st.final_at = None if st.final_at == fired else st.final_at  # a fired timer is gone: forget it
+        st.expiry_at = None if st.expiry_at == fired else st.expiry_at
+        due = sorted((p for p in st.pitches if not p["final"] and _ms(p["event_time"]) <= watermark),
                      key=lambda p: (p["game_date"], p["game_pk"], p["at_bat_number"], p["pitch_number"]))
+        out = []
         if due:
-            frame = self._emit(pitcher_id, pitches, outings, due, final=True)
+            out = self._emit(pitcher_id, st.pitches, st.outings, due, final=True)
             for p in due:
                 p["final"] = True
-            self.finalized.update((watermark,))
-            yield frame
-        quiet_since = max((_ms(p["event_time"]) for p in pitches), default=None)
+            st.finalized = watermark
+        quiet_since = max((_ms(p["event_time"]) for p in st.pitches), default=None)
         if quiet_since is not None and quiet_since + GAME_STATE_HOURS * 3_600_000 <= watermark \
-                and all(p["final"] for p in pitches):
+                and all(p["final"] for p in st.pitches):
             # every game of this pitcher has been quiet for GAME_STATE_HOURS: summarize, keep the outings
-            outings = self._outings_for(pitches, outings, game_pk=-1)
+            outings = self._outings_for(st.pitches, st.outings, game_pk=-1)
             newest = max(o.game_date for o in outings)
-            outings = [o for o in outings if (newest - o.game_date).days <= REST_HORIZON_DAYS]
-            self.outings.put([(o.game_date, o.game_pk, o.pitches) for o in outings])
-            self.pitches.clear()
-            self.finalized.clear()
-            self._set_timer(self.final_timer, None)
-            self._set_timer(self.expiry, None)
-            return
-        self._schedule(pitches)
+            st.outings = [o for o in outings if (newest - o.game_date).days <= REST_HORIZON_DAYS]
+            st.pitches, st.finalized = [], -1
+        self._schedule(st)
+        self.state.update(st.dump())
+        yield from out
 
     def close(self) -> None:
         pass
@@ -258,7 +274,7 @@ def pitcher_features(pitches: DataFrame, baselines: Baselines) -> DataFrame:
     return (
         pitches.select("pitcher_id", *PITCH_NAMES)
         .groupBy("pitcher_id")
-        .transformWithStateInPandas(PitcherFeatures(baselines), FEATURES_SCHEMA, "append", "EventTime")
+        .transformWithState(PitcherFeatures(baselines), FEATURES_SCHEMA, "append", "EventTime")
     )
 
 
