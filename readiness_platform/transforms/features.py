@@ -1,12 +1,13 @@
 """Per-pitcher features in Spark: the stateful stream operator, the batch recompute, and scoring.
 
-Stream (`pitcher_features`): keyed by pitcher, transformWithState (rows, not pandas) keeps each pitcher's pitches of
-the games in play and a summary of recent outings. A pitch that arrives is answered at once with
-*provisional* features from what is there; when the watermark passes its event time (an event-time
-timer), no on-time pitch can still come before it, and it is answered again, *final*, from the complete
-outing. So out-of-order arrival within the watermark can change a provisional row, never a final one.
-Duplicates are dropped on the pitch key. A game's pitches are dropped GAME_STATE_HOURS after its last
-pitch (event-time timer), leaving an outing summary; summaries older than REST_HORIZON_DAYS are dropped.
+Stream (`pitcher_features`): keyed by pitcher, transformWithState (rows, not pandas) keeps each
+pitcher's pitches of the games in play and a summary of recent outings (`PitcherState`). A pitch that
+arrives is answered at once with *provisional* features from what is there; when the watermark passes
+its event time (an event-time timer), no on-time pitch can still come before it, and it is answered
+again, *final*, from the complete outing. So out-of-order arrival within the watermark can change a
+provisional row, never a final one. Duplicates are dropped on the pitch key. A game's pitches are
+dropped GAME_STATE_HOURS after its last pitch (event-time timer), leaving an outing summary; summaries
+older than REST_HORIZON_DAYS are dropped.
 
 Batch (`pitcher_features_batch`): the same domain functions over every on-time pitch of bronze.
 

@@ -56,7 +56,6 @@ def _const(value, n: int, dtype: pa.DataType) -> pa.Array:  # noqa: ANN001
     return pa.repeat(pa.scalar(value, dtype), n)
 
 
-
 def _bronze(batch: pa.Table, kind: str, info: BatchInfo, app_id: str) -> pa.Table:
     """The batch's new events of one kind as bronze rows. Late: the event time is at or behind the
     watermark for late events (checkpoint.BatchInfo.watermark), the one Spark's stateful operators drop by."""
