@@ -72,6 +72,10 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
         .option("subscribe", ",".join(settings.kafka_topics.values()))
         .option("startingOffsets", settings.kafka_starting_offsets)
         .option("failOnDataLoss", "true")
+        # A fetch that finds less than it asked for waits up to fetch.max.wait.ms (500 ms by default) for
+        # more: the tail of a micro-batch's read. Measured end to end at 25 x 100: p99 2.38 s at 500 ms,
+        # 1.61 s at 10 ms. The ranges Spark reads are already on the broker, so nothing is worth waiting for.
+        .option("kafka.fetch.max.wait.ms", "10")
     )
     if settings.kafka_max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.kafka_max_offsets_per_trigger)
