@@ -19,6 +19,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cache
 
 import pyarrow as pa
 from pyspark.sql import SparkSession
@@ -231,8 +232,10 @@ def rs_uri(path: str) -> str:
     return path.replace("s3a://", "s3://", 1)
 
 
+@cache
 def arrow_schema(name: str) -> pa.Schema:
-    """The Arrow schema of a lakehouse table: what its delta-rs writes must match."""
+    """The Arrow schema of a lakehouse table: what its delta-rs writes must match (built once: every
+    micro-batch asks for it)."""
     return to_arrow_schema(table_specs()[name].schema, timezone="UTC")
 
 
