@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from readiness_platform.domain.features import RELEASE_WINDOW, SPIN_WINDOW, VELOCITY_WINDOW, Baseline
+from readiness_platform.domain.features import RELEASE_WINDOW, SPIN_WINDOW, VELOCITY_WINDOW, Baseline, sample_sd
 
 SKIP_FIRST_PITCHES = 10
 MIN_PITCHES = 30
@@ -56,22 +56,22 @@ def family_baseline(family: str, games: list[list[BaselinePitch]]) -> Baseline |
     deviations = [statistics.fmean(w) - velo_mean for g in speeds_by_game for w in _rolling(g, VELOCITY_WINDOW)]
     spins_by_game = [[p.release_spin_rate for p in g if p.release_spin_rate is not None] for g in games]
     spins = [s for g in spins_by_game for s in g]
-    spin_cvs = [statistics.stdev(w) / statistics.fmean(w) for g in spins_by_game for w in _rolling(g, SPIN_WINDOW)]
+    spin_cvs = [sample_sd(w) / statistics.fmean(w) for g in spins_by_game for w in _rolling(g, SPIN_WINDOW)]
     heights_by_game = [[p.release_pos_z for p in g if p.release_pos_z is not None] for g in games]
     heights = [h for g in heights_by_game for h in g]
-    height_sds = [statistics.stdev(w) for g in heights_by_game for w in _rolling(g, RELEASE_WINDOW)]
+    height_sds = [sample_sd(w) for g in heights_by_game for w in _rolling(g, RELEASE_WINDOW)]
     breaks = [p.pfx_z_adj for g in games for p in g if p.pfx_z_adj is not None]
     return Baseline(
         pitch_family=family,
         n=len(speeds),
         velo_mean=velo_mean,
-        velo_sd=statistics.stdev(speeds),
+        velo_sd=sample_sd(speeds),
         velo_sd5=statistics.pstdev(deviations) if len(deviations) >= 5 else None,
         spin_mean=statistics.fmean(spins) if spins else None,
         spin_cv=_median(spin_cvs) if spin_cvs else (
-            statistics.stdev(spins) / statistics.fmean(spins) if len(spins) >= 2 else None),
+            sample_sd(spins) / statistics.fmean(spins) if len(spins) >= 2 else None),
         release_z_mean=statistics.fmean(heights) if heights else None,
-        release_z_sd=_median(height_sds) if height_sds else (statistics.stdev(heights) if len(heights) >= 2 else None),
+        release_z_sd=_median(height_sds) if height_sds else (sample_sd(heights) if len(heights) >= 2 else None),
         pfx_z_adj_mean=statistics.fmean(breaks) if breaks else None,
     )
 
