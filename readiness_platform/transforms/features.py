@@ -112,7 +112,7 @@ def _ms(t: datetime) -> int:
 
 def _row(pitcher_id: int, p: dict, wf: WindowFeatures, final: bool) -> dict:
     return {"pitcher_id": pitcher_id, **{k: p[k] for k in PITCH_NAMES},
-            **{f.name: getattr(wf, f.name) for f in fields(WindowFeatures)}, "is_final": final}
+            **vars(wf), "is_final": final}
 
 
 class PitcherState:
@@ -377,16 +377,39 @@ def records(frame: pd.DataFrame, schema: T.StructType | None = None) -> list[dic
     return out
 
 
-def score_rows(features: list[dict], timelines: dict, baselines: Baselines) -> list[dict]:
-    """FEATURES_SCHEMA rows -> SCORED_SCHEMA rows, one per model version."""
+_NO_BASELINES: dict[str, Baseline] = {}
+MEMO_LIMIT = 1_000_000  # pitches awaiting their final row; past this (a stalled watermark) the memo starts over
+
+
+def score_rows(features: list[dict], timelines: dict, baselines: Baselines, memo: dict | None = None) -> list[dict]:
+    """FEATURES_SCHEMA rows -> SCORED_SCHEMA rows, one per model version.
+
+    `memo` (the stream's): a pitch's provisional scores, kept by pitch key with every input they came
+    from, are reused by its final row when those inputs are equal - scoring is a pure function of them, and
+    a final row most often has the same window and context as its provisional one. Any difference, and
+    the final row is scored afresh.
+    """
     out = []
     window_names = [f.name for f in WINDOW_FIELDS]
     for r in features:
-        wf = WindowFeatures(**{n: r[n] for n in window_names})
         ctx = context_at(r["tracking_system_id"], r["home_team"], _ts(r["event_time"]), timelines)
-        own = baselines.get((int(r["pitcher_id"]), _date(r["game_date"]).year), {})
-        for scored in evaluate(r["pitch_family"], r["pfx_x"], r["pfx_z"], wf, own, ctx):
-            out.append({**r, **scored})
+        own = baselines.get((int(r["pitcher_id"]), _date(r["game_date"]).year), _NO_BASELINES)
+        window = tuple(r[n] for n in window_names)
+        evaluated = None
+        if memo is not None:
+            key = (r["pitcher_id"], r["game_pk"], r["at_bat_number"], r["pitch_number"])
+            inputs = (r["pitch_family"], r["pfx_x"], r["pfx_z"], window, ctx, id(own))
+            held = memo.pop(key, None) if r["is_final"] else None
+            if held is not None and held[0] == inputs:
+                evaluated = held[1]
+        if evaluated is None:
+            wf = WindowFeatures(*window)
+            evaluated = evaluate(r["pitch_family"], r["pfx_x"], r["pfx_z"], wf, own, ctx)
+        if memo is not None and not r["is_final"]:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            memo[key] = (inputs, evaluated)
+        out.extend({**r, **scored} for scored in evaluated)
     return out
 
 

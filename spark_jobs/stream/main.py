@@ -17,6 +17,7 @@ in bronze, never dropped; the pitcher state does not see them (the late-data rep
 from __future__ import annotations
 
 import argparse
+import gc
 from functools import partial
 from pathlib import Path
 
@@ -112,10 +113,11 @@ def branches(parsed: DataFrame, delay_seconds: float, baselines: Baselines | Non
                  on-time pitches (transforms.features).
     """
     events = with_watermark(parsed, delay_seconds)
-    valid = parsed.where("valid")
+    valid = parsed.where("valid").drop("value")  # bronze keeps the typed record, not the raw line: not shuffled
     # (a batch DataFrame - a backfill, a test - has no state: plain deduplication is the same thing)
     unique = valid.dropDuplicates(["event_key"])
-    out = events.withColumn("branch", F.lit("all")).unionByName(unique.withColumn("branch", F.lit("unique")))
+    out = events.withColumn("branch", F.lit("all")).unionByName(unique.withColumn("branch", F.lit("unique")),
+                                                                allowMissingColumns=True)
     if baselines is not None and parsed.isStreaming:
         pitches = events.where("valid and kind = 'pitch'").select(
             F.col("pitch.pitcher_id").alias("pitcher_id"),
@@ -129,6 +131,15 @@ def branches(parsed: DataFrame, delay_seconds: float, baselines: Baselines | Non
 def load_baselines(spark: SparkSession, tables: Tables) -> Baselines:
     """The seasonal baselines the stream compares against, read once at start."""
     return baselines_by_pitcher(spark.read.format("delta").load(tables.seasonal_baselines).collect())
+
+
+def tune_gc() -> None:
+    """The stream's driver is long-running and allocates a few hundred objects per pitch (rows, scores),
+    so Python's cyclic GC kept re-scanning everything alive - the imported libraries' ~200,000 objects
+    included. Frozen start-up objects and a larger first generation: scoring 25,000 feature rows went
+    from 2.2-2.35 s to 1.55 s (measured; the result is the same, only the collector runs less often)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def start_stream(
@@ -150,6 +161,7 @@ def start_stream(
     forget_query_id(checkpoint)
     forget_caches()  # the writer's caches of Delta rows are rebuilt from the tables, as after a restart
     forget_stores()  # and the Feast store from its registry
+    tune_gc()
     writer = (
         branches(parse_feed(raw), settings.watermark_delay_seconds, baselines)
         .writeStream.queryName("readiness_stream")

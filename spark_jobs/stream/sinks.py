@@ -163,13 +163,14 @@ class GoldCache:
 _caches_lock = threading.Lock()
 _context = ContextCache()
 _gold = GoldCache()
+_scores: dict = {}  # provisional scores by pitch, for its final row (transforms.features.score_rows)
 
 
 def forget_caches() -> None:
     """As a restart would: the next batch rebuilds the caches from Delta."""
-    global _context, _gold
+    global _context, _gold, _scores
     with _caches_lock:
-        _context, _gold = ContextCache(), GoldCache()
+        _context, _gold, _scores = ContextCache(), GoldCache(), {}
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,9 @@ def write_features(spark: SparkSession, batch: list[dict], tables: Tables, info:
         return FeaturesWritten(0, 0, None, [])
     started = time.time()
     served = served or {}
-    rows = [{**r, "registered_model": served.get(r["model_version"])} for r in score_rows(feats, timelines, baselines)]
+    rows = score_rows(feats, timelines, baselines, _scores)
+    for r in rows:
+        r["registered_model"] = served.get(r["model_version"])
     scored_at = time.time()
     silver = table_specs()["pitch_features"]
     lineage = {"ingest_app_id": app_id, "ingest_batch_id": info.batch_id}
