@@ -64,7 +64,6 @@ PITCH_FIELDS = [
 PITCH_NAMES = [f.name for f in PITCH_FIELDS]
 _EPOCH = datetime(1970, 1, 1)
 _US, _MS = timedelta(microseconds=1), timedelta(milliseconds=1)
-_PY_TYPES = {int: T.LongType(), float: T.DoubleType(), bool: T.BooleanType(), str: T.StringType()}
 
 
 def _window_fields() -> list[T.StructField]:
@@ -144,8 +143,6 @@ class PitcherState:
             "outings": [(o.game_date.toordinal(), o.game_pk, o.pitches) for o in self.outings],
             "final_at": self.final_at, "expiry_at": self.expiry_at, "finalized": self.finalized,
         }, separators=(",", ":")),)
-
-
 
 
 def _pack(p: dict) -> list:

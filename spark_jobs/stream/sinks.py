@@ -56,6 +56,12 @@ def _const(value, n: int, dtype: pa.DataType) -> pa.Array:  # noqa: ANN001
     return pa.repeat(pa.scalar(value, dtype), n)
 
 
+def _table(name: str, columns: dict) -> pa.Table:
+    """Columns by name -> an Arrow table in the column order and types of lakehouse table `name`."""
+    schema = arrow_schema(name)
+    return pa.table([columns[f.name] for f in schema], schema=schema)
+
+
 def _bronze(batch: pa.Table, kind: str, info: BatchInfo, app_id: str) -> pa.Table:
     """The batch's new events of one kind as bronze rows. Late: the event time is at or behind the
     watermark for late events (checkpoint.BatchInfo.watermark), the one Spark's stateful operators drop by."""
@@ -71,8 +77,7 @@ def _bronze(batch: pa.Table, kind: str, info: BatchInfo, app_id: str) -> pa.Tabl
         "ingest_app_id": _const(app_id, n, pa.string()),
         "ingest_batch_id": _const(info.batch_id, n, pa.int64()),
     })
-    schema = arrow_schema(TABLE_OF[kind])
-    return pa.table([columns[f.name] for f in schema], schema=schema)
+    return _table(TABLE_OF[kind], columns)
 
 
 def write_kind(batch: pa.Table, kind: str, tables: Tables, info: BatchInfo, app_id: str) -> Commit:
@@ -90,9 +95,7 @@ def write_quarantine(batch: pa.Table, tables: Tables, info: BatchInfo, app_id: s
         "quarantined_at": _const(info.trigger_time, n, pa.timestamp("us", tz="UTC")), "source": bad["source"],
         "ingest_app_id": _const(app_id, n, pa.string()), "ingest_batch_id": _const(info.batch_id, n, pa.int64()),
     }
-    schema = arrow_schema("quarantine")
-    return append_once(pa.table([columns[f.name] for f in schema], schema=schema), tables.quarantine, app_id,
-                       info.batch_id)
+    return append_once(_table("quarantine", columns), tables.quarantine, app_id, info.batch_id)
 
 
 # --- what the writer keeps between batches: caches of Delta data, rebuilt from Delta after a restart ----
