@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -129,10 +129,16 @@ def last_tracked(outing: Sequence[PitchObs], family: str, measure: str, size: in
 
 def primary_fastball(baselines: dict[str, Baseline], outing: Sequence[PitchObs]) -> str | None:
     """The fastball family the pitcher throws most: from the season baseline, else from this outing."""
-    counts = Counter({b.pitch_family: b.n for b in baselines.values() if b.pitch_family in FASTBALL_FAMILIES})
-    if not counts:
-        counts = Counter(p.pitch_family for p in outing
-                         if p.pitch_family in FASTBALL_FAMILIES and p.release_speed is not None)
+    counts = _baseline_fastballs(baselines) or Counter(
+        p.pitch_family for p in outing if p.pitch_family in FASTBALL_FAMILIES and p.release_speed is not None)
+    return _most_thrown(counts)
+
+
+def _baseline_fastballs(baselines: dict[str, Baseline]) -> dict[str, int]:
+    return {b.pitch_family: b.n for b in baselines.values() if b.pitch_family in FASTBALL_FAMILIES}
+
+
+def _most_thrown(counts: dict[str, int]) -> str | None:
     if not counts:
         return None
     best = max(counts.values())
@@ -168,24 +174,32 @@ def missing_in(outing: Sequence[PitchObs]) -> tuple[int, int]:
 
 
 def window_features(outing: Sequence[PitchObs], outings: Sequence[Outing], baselines: dict[str, Baseline]) -> WindowFeatures:
-    """Features of the last pitch of `outing` (the outing's pitches up to it, in pitch order)."""
+    """Features of the last pitch of `outing` (the outing's pitches up to it, in pitch order): the
+    definition. `outing_windows` computes the same for many pitches of one outing in one pass."""
     p = outing[-1]
     fb = primary_fastball(baselines, outing)
-    fb_speeds = last_tracked(outing, fb, "release_speed", VELOCITY_WINDOW) if fb else []
+    family = p.pitch_family if p.pitch_family != PitchFamily.UNKNOWN else None
+    return _assemble(
+        p, fb,
+        last_tracked(outing, fb, "release_speed", VELOCITY_WINDOW) if fb else [],
+        last_tracked(outing, family, "release_spin_rate", SPIN_WINDOW) if family is not None else [],
+        last_tracked(outing, family, "release_pos_z", RELEASE_WINDOW) if family is not None else [],
+        missing_in(outing), workload(p.game_date, p.game_pk, outings), baselines,
+    )
+
+
+def _assemble(p: PitchObs, fb: str | None, fb_speeds: list[float], spins: list[float], heights: list[float],
+              received_missing: tuple[int, int], work: dict, baselines: dict[str, Baseline]) -> WindowFeatures:
+    """WindowFeatures of pitch p from its windows (each in pitch order), its outing's counts and workload."""
     fb_mean = statistics.fmean(fb_speeds) if fb_speeds else None
     base = baselines.get(fb) if fb else None
     delta = fb_mean - base.velo_mean if fb_mean is not None and base and base.velo_mean is not None else None
     z = delta / base.velo_sd5 if delta is not None and base and base.velo_sd5 else None
-
-    family = p.pitch_family if p.pitch_family != PitchFamily.UNKNOWN else None
-    spins = last_tracked(outing, family, "release_spin_rate", SPIN_WINDOW) if family is not None else []
     spin_cv = sample_sd(spins) / statistics.fmean(spins) if len(spins) >= 2 and statistics.fmean(spins) > 0 else None
-    heights = last_tracked(outing, family, "release_pos_z", RELEASE_WINDOW) if family is not None else []
     height_sd = sample_sd(heights) if len(heights) >= 2 else None
-
-    received, missing = missing_in(outing)
+    received, missing = received_missing
     return WindowFeatures(
-        pitch_count_game=len(outing),
+        pitch_count_game=received,
         primary_fastball=fb,
         fb_window_n=len(fb_speeds),
         fb_window_full=len(fb_speeds) == VELOCITY_WINDOW,
@@ -201,15 +215,73 @@ def window_features(outing: Sequence[PitchObs], outings: Sequence[Outing], basel
         release_height_var_ft2=None if height_sd is None else height_sd**2,
         missing_pitches=missing,
         late_fraction=missing / (received + missing) if received + missing else 0.0,
-        **workload(p.game_date, p.game_pk, outings),
+        **work,
     )
+
+
+def _tracked(v: float | None) -> bool:
+    return v is not None and v == v  # NaN != NaN: untracked
+
+
+def outing_windows(outing: Sequence[PitchObs], positions: Iterable[int], outings: Sequence[Outing],
+                   baselines: dict[str, Baseline]) -> dict[int, WindowFeatures]:
+    """`window_features(outing[: i + 1], outings, baselines)` for each i of `positions`, in one pass over
+    the outing: each family's tracked values, the fastball counts and the at-bats' pitch numbers are kept
+    up to date pitch by pitch, so a pitch costs its windows, not its outing (window_features reads the
+    whole prefix for its gaps and fastball counts: quadratic in a game). The windows are the same values in
+    the same order, and go through the same arithmetic (`_assemble`): the results are equal, not close
+    (tests/domain/test_features.py checks every pitch of the corpus)."""
+    wanted = set(positions)
+    out: dict[int, WindowFeatures] = {}
+    if not wanted:
+        return out
+    fixed_fb = _baseline_fastballs(baselines)
+    fb_counts: dict[str, int] = {}  # tracked fastballs of the outing so far, when the baselines name none
+    values: dict[str, tuple[list, list, list]] = {}  # family -> tracked speeds, spins, heights so far
+    seen: set[tuple[int, int]] = set()
+    last: dict[int, int] = {}  # at-bat -> highest pitch number seen
+    numbered = 0  # sum of `last`: pitches the at-bats have had so far
+    works: dict[tuple, dict] = {}
+    top = max(wanted)
+    for i, q in enumerate(outing[: top + 1]):
+        key = (q.at_bat_number, q.pitch_number)
+        if key not in seen:
+            seen.add(key)
+            if q.pitch_number > last.get(q.at_bat_number, 0):
+                numbered += q.pitch_number - last.get(q.at_bat_number, 0)
+                last[q.at_bat_number] = q.pitch_number
+        if q.pitch_family in FASTBALL_FAMILIES and q.release_speed is not None:
+            fb_counts[q.pitch_family] = fb_counts.get(q.pitch_family, 0) + 1
+        speeds, spins, heights = values.setdefault(q.pitch_family, ([], [], []))
+        if _tracked(q.release_speed):
+            speeds.append(q.release_speed)
+        if _tracked(q.release_spin_rate):
+            spins.append(q.release_spin_rate)
+        if _tracked(q.release_pos_z):
+            heights.append(q.release_pos_z)
+        if i not in wanted:
+            continue
+        fb = _most_thrown(fixed_fb or fb_counts)
+        own = values.get(q.pitch_family) if q.pitch_family != PitchFamily.UNKNOWN else None
+        game = (q.game_date, q.game_pk)
+        if game not in works:
+            works[game] = workload(q.game_date, q.game_pk, outings)
+        out[i] = _assemble(
+            q, fb,
+            values[fb][0][-VELOCITY_WINDOW:] if fb in values else [],
+            own[1][-SPIN_WINDOW:] if own else [],
+            own[2][-RELEASE_WINDOW:] if own else [],
+            (i + 1, numbered - len(seen)), works[game], baselines,
+        )
+    return out
 
 
 def outing_features(pitches: Sequence[PitchObs], outings: Sequence[Outing],
                     baselines: dict[str, Baseline]) -> list[tuple[PitchObs, WindowFeatures]]:
     """Features of every pitch of one outing (any order in, pitch order out), duplicates dropped."""
     unique = sorted({(p.at_bat_number, p.pitch_number): p for p in pitches}.values(), key=lambda p: p.order)
-    return [(p, window_features(unique[: i + 1], outings, baselines)) for i, p in enumerate(unique)]
+    windows = outing_windows(unique, range(len(unique)), outings, baselines)
+    return [(p, windows[i]) for i, p in enumerate(unique)]
 
 
 GAME_STATE_HOURS = 4  # a game's pitches are kept this long after its last pitch (event time), then summarized

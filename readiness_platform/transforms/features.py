@@ -3,8 +3,9 @@
 Stream (`pitcher_features`): keyed by pitcher, transformWithState (rows, not pandas) keeps each
 pitcher's pitches of the games in play and a summary of recent outings (`PitcherState`). A pitch that
 arrives is answered at once with *provisional* features from what is there; when the watermark passes
-its event time (an event-time timer), no on-time pitch can still come before it, and it is answered
-again, *final*, from the complete outing. So out-of-order arrival within the watermark can change a
+its event time, no on-time pitch can still come before it, and it is answered again, *final*, from the
+complete outing - in the batch the watermark passes it: by the pitcher's own call if he has pitches in
+that batch, else by his event-time timer. So out-of-order arrival within the watermark can change a
 provisional row, never a final one. Duplicates are dropped on the pitch key. A game's pitches are
 dropped GAME_STATE_HOURS after its last pitch (event-time timer), leaving an outing summary; summaries
 older than REST_HORIZON_DAYS are dropped.
@@ -37,8 +38,8 @@ from readiness_platform.domain.features import (
     Outing,
     PitchObs,
     WindowFeatures,
+    outing_windows,
     pitcher_history,
-    window_features,
 )
 from readiness_platform.domain.readiness import Context, evaluate
 from readiness_platform.domain.venues import VENUES
@@ -206,17 +207,24 @@ class PitcherFeatures(StatefulProcessor):
         for g, obs in games.items():  # each game sorted once; a pitch's features read its prefix
             obs.sort(key=lambda o: o.order)
             position.update({(g, o.at_bat_number, o.pitch_number): i for i, o in enumerate(obs)})
-        before = {g: self._outings_for(pitches, outings, g) for g in wanted}
-        rows = []
+        at: dict[tuple[int, int], list[int]] = {}  # (game, season) -> the targets' positions in the game
         for p in targets:
             g = int(p["game_pk"])
-            baselines = self.baselines.get((pitcher_id, _date(p["game_date"]).year), {})
-            i = position[(g, int(p["at_bat_number"]), int(p["pitch_number"]))]
-            rows.append(_row(pitcher_id, p, window_features(games[g][: i + 1], before[g], baselines), final))
-        return [Row(**r) for r in rows]
+            at.setdefault((g, _date(p["game_date"]).year), []).append(
+                position[(g, int(p["at_bat_number"]), int(p["pitch_number"]))])
+        windows = {(g, season): outing_windows(games[g], positions, self._outings_for(pitches, outings, g),
+                                               self.baselines.get((pitcher_id, season), {}))
+                   for (g, season), positions in at.items()}
+        rows = []
+        for p in targets:
+            g, season = int(p["game_pk"]), _date(p["game_date"]).year
+            wf = windows[(g, season)][position[(g, int(p["at_bat_number"]), int(p["pitch_number"]))]]
+            rows.append(Row(**_row(pitcher_id, p, wf, final)))
+        return rows
 
     def handleInputRows(self, key, rows, timerValues) -> Iterator[Row]:  # noqa: ANN001
         pitcher_id = int(key[0])
+        watermark = timerValues.getCurrentWatermarkInMs()
         st = PitcherState(self.state.get())
         known = {(p["game_pk"], p["at_bat_number"], p["pitch_number"]) for p in st.pitches}
         new = []
@@ -229,20 +237,39 @@ class PitcherFeatures(StatefulProcessor):
             p.update(event_time=_ts(p["event_time"]), final=False,
                      ingest_time=None if p["ingest_time"] is None else _ts(p["ingest_time"]))
             new.append({n: p[n] for n in (*PITCH_NAMES, "final")})
-        if not new:
-            return
         st.pitches.extend(new)
+        # A timer of this pitcher due in this batch (the same watermark) is done here, and replaced by
+        # _schedule before it fires: one call, one state read and write per pitcher and batch instead of
+        # two, and 3-4 fewer round trips to the JVM (profiled: ~30 % of the state's time went to them).
+        due = self._is_due(st, watermark)
+        if not new and not due:
+            return
+        out = self._emit(pitcher_id, st.pitches, st.outings, new, final=False) if new else []
+        if due:
+            out += self._advance(pitcher_id, st, watermark)
         self._schedule(st)
         self.state.update(st.dump())
-        yield from self._emit(pitcher_id, st.pitches, st.outings, new, final=False)
+        yield from out
 
     def handleExpiredTimer(self, key, timerValues, expiredTimerInfo) -> Iterator[Row]:  # noqa: ANN001
-        pitcher_id = int(key[0])
-        watermark = timerValues.getCurrentWatermarkInMs()
+        """A pitcher with no pitch in this batch: the same work as handleInputRows does for a due timer."""
         fired = expiredTimerInfo.getExpiryTimeInMs()
         st = PitcherState(self.state.get())
         st.final_at = None if st.final_at == fired else st.final_at  # a fired timer is gone: forget it
         st.expiry_at = None if st.expiry_at == fired else st.expiry_at
+        out = self._advance(int(key[0]), st, timerValues.getCurrentWatermarkInMs())
+        self._schedule(st)
+        self.state.update(st.dump())
+        yield from out
+
+    @staticmethod
+    def _is_due(st: PitcherState, watermark: int) -> bool:
+        """Whether a pitch awaits its final row at this watermark, or the expiry timer has come."""
+        return (st.expiry_at is not None and st.expiry_at <= watermark) or any(
+            not p["final"] and _ms(p["event_time"]) <= watermark for p in st.pitches)
+
+    def _advance(self, pitcher_id: int, st: PitcherState, watermark: int) -> list[Row]:
+        """Final rows of the pitches the watermark has passed; games quiet for GAME_STATE_HOURS summarized."""
         due = sorted((p for p in st.pitches if not p["final"] and _ms(p["event_time"]) <= watermark),
                      key=lambda p: (p["game_date"], p["game_pk"], p["at_bat_number"], p["pitch_number"]))
         out = []
@@ -259,9 +286,7 @@ class PitcherFeatures(StatefulProcessor):
             newest = max(o.game_date for o in outings)
             st.outings = [o for o in outings if (newest - o.game_date).days <= REST_HORIZON_DAYS]
             st.pitches, st.finalized = [], -1
-        self._schedule(st)
-        self.state.update(st.dump())
-        yield from out
+        return out
 
     def close(self) -> None:
         pass

@@ -12,6 +12,7 @@ from readiness_platform.domain.features import (
     Outing,
     PitchObs,
     outing_features,
+    outing_windows,
     pitcher_history,
     window_features,
 )
@@ -94,3 +95,41 @@ def test_history_sees_earlier_games_as_outings():
     rows = pitcher_history(today + yesterday, {2019: BASE})
     last = rows[-1][1]
     assert (last.pitches_last_1d, last.back_to_back, last.pitch_count_game) == (15, True, 3)
+
+
+@pytest.fixture(scope="module")
+def corpus_outings() -> list[list[PitchObs]]:
+    """Every outing of the real corpus (../shared/data/statcast), each in pitch order."""
+    from readiness_platform.replay.statcast import load_pitches, statcast_files
+    from readiness_platform.settings import get_settings
+
+    outings: dict[tuple, list[PitchObs]] = {}
+    for p in load_pitches(statcast_files(get_settings().statcast_dir)):
+        outings.setdefault((p.pitcher_id, p.game_pk), []).append(
+            PitchObs(p.game_pk, p.at_bat_number, p.pitch_number, p.game_date, p.event_time.replace(tzinfo=None),
+                     str(p.pitch_family), p.release_speed, p.release_spin_rate, p.release_pos_z))
+    return [sorted(o, key=lambda p: p.order) for o in outings.values()]
+
+
+TWO_FASTBALLS = {"sinker": Baseline("sinker", 500, 93.0, 1.5, 0.8, 2150.0, 0.03, 5.8, 0.1, 8.0),
+                 "cutter": Baseline("cutter", 500, 89.0, 1.5, 0.8, 2400.0, 0.03, 5.9, 0.1, 6.0)}
+
+
+@pytest.mark.parametrize("baselines", [{}, BASE, TWO_FASTBALLS], ids=["no-baselines", "four-seam", "two-fastballs"])
+def test_one_pass_windows_equal_the_definition_on_every_corpus_pitch(corpus_outings, baselines) -> None:
+    """outing_windows (the stream's and the recompute's path) against window_features on each prefix: equal
+    dataclasses, floats included, for every pitch of the corpus, and for outings with gaps and duplicates."""
+    before = [Outing(D - timedelta(days=1), 7, 30), Outing(D - timedelta(days=3), 8, 95)]
+    checked = untracked = 0
+    for n, outing in enumerate(corpus_outings):
+        cases = [outing]
+        if n % 10 == 0:  # gaps (pitches not received) and duplicate arrivals, in pitch order
+            cases.append(sorted([p for i, p in enumerate(outing) if i % 7 != 3] + outing[::9], key=lambda p: p.order))
+        for case in cases:
+            fast = outing_windows(case, range(len(case)), before, baselines)
+            assert fast == {i: window_features(case[: i + 1], before, baselines) for i in range(len(case))}
+            some = range(0, len(case), 4)
+            assert outing_windows(case, some, before, baselines) == {i: fast[i] for i in some}
+            checked += len(case)
+            untracked += sum(p.release_spin_rate is None for p in case)
+    assert checked > 13_691 and untracked > 0  # the whole corpus, untracked pitches among it
