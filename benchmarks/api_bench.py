@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import random
-import secrets
 import shutil
 import signal
 import socket
@@ -43,8 +42,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version as package_version
@@ -55,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from readiness_platform.replay.synthetic import SYNTHETIC_GAME_PK
+from readiness_platform.scratch_db import scratch_schema
 from readiness_platform.settings import REPO_ROOT, Settings, get_settings
 
 API_P99_TARGET_MS = 5.0
@@ -137,24 +136,6 @@ def _seed(settings: Settings, client, data: Data) -> None:  # noqa: ANN001
         announce(client, data.outing[i:i + 2000])
     for i in range(0, len(data.latest), 500):
         write_online(settings, data.latest[i:i + 500], client)
-
-
-@contextmanager
-def _bench_schema() -> Iterator[str]:
-    """A connection string whose search_path is a new PostgreSQL schema, dropped afterwards."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import make_conninfo
-
-    base = get_settings().database_url
-    name = f"api_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(base, options=f"-csearch_path={name}")
-    finally:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
 
 
 def _redis_db_url(db: int) -> str:
@@ -616,7 +597,7 @@ def run(args: argparse.Namespace) -> dict:
     redis_url = _redis_db_url(args.redis_db)
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
-        with _bench_schema() as database_url:
+        with scratch_schema(get_settings().database_url, "api_bench") as database_url:
             settings = get_settings(home=home, feast_env="production", redis_url=redis_url,
                                     database_url=database_url, rate_limit_per_second=10**9)
             client.flushdb()

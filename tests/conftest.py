@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
+from readiness_platform import scratch_db
 from readiness_platform.settings import Settings, get_settings
 
 STATCAST_DIR = get_settings().statcast_dir
@@ -39,22 +39,9 @@ def scored():  # -> pd.DataFrame
     return backtest_rows(STATCAST_DIR)
 
 
-@contextmanager
-def scratch_schema() -> Iterator[str]:
+def scratch_schema() -> AbstractContextManager[str]:
     """A connection string whose search_path is a new schema of the project's PostgreSQL, dropped after."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import make_conninfo
-
-    base = get_settings().database_url
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(base, options=f"-csearch_path={name}")
-    finally:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
+    return scratch_db.scratch_schema(get_settings().database_url, "t")
 
 
 @pytest.fixture
