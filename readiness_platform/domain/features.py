@@ -112,6 +112,10 @@ def sample_sd(values: Sequence[float]) -> float:
     return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+def _tracked(v: float | None) -> bool:
+    return v is not None and v == v  # NaN != NaN: untracked
+
+
 def last_tracked(outing: Sequence[PitchObs], family: str, measure: str, size: int) -> list[float]:
     """The last `size` tracked values (not None, not NaN) of `measure` among the outing's pitches of
     `family`, in pitch order. Read from the end: a window costs its own length, not the outing's."""
@@ -119,7 +123,7 @@ def last_tracked(outing: Sequence[PitchObs], family: str, measure: str, size: in
     for q in reversed(outing):
         if q.pitch_family == family:
             v = getattr(q, measure)
-            if v is not None and v == v:  # NaN != NaN: untracked
+            if _tracked(v):
                 out.append(v)
                 if len(out) == size:
                     break
@@ -217,10 +221,6 @@ def _assemble(p: PitchObs, fb: str | None, fb_speeds: list[float], spins: list[f
         late_fraction=missing / (received + missing) if received + missing else 0.0,
         **work,
     )
-
-
-def _tracked(v: float | None) -> bool:
-    return v is not None and v == v  # NaN != NaN: untracked
 
 
 def outing_windows(outing: Sequence[PitchObs], positions: Iterable[int], outings: Sequence[Outing],

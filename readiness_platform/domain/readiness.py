@@ -26,11 +26,6 @@ class Context:
     wind_direction_deg: float | None
 
 
-def _shallow(record: object) -> dict:
-    """A flat dataclass as a dict (dataclasses.asdict deep-copies every value: a third of scoring's time)."""
-    return dict(vars(record))
-
-
 def _weight(d: Driver) -> float:
     return -abs(d.points)
 
@@ -63,7 +58,7 @@ def evaluate(pitch_family: str, pfx_x: float | None, pfx_z: float | None, wf: Wi
         late_fraction=wf.late_fraction,
     )
     common = {
-        **_shallow(wf),
+        **vars(wf),  # flat: dataclasses.asdict deep-copies every value (a third of scoring's time)
         "pfx_x_adj_in": pfx_x_adj,
         "pfx_z_adj_in": pfx_z_adj,
         "break_delta_in": break_delta,

@@ -207,20 +207,15 @@ class PitcherFeatures(StatefulProcessor):
         for g, obs in games.items():  # each game sorted once; a pitch's features read its prefix
             obs.sort(key=lambda o: o.order)
             position.update({(g, o.at_bat_number, o.pitch_number): i for i, o in enumerate(obs)})
+        places = [((int(p["game_pk"]), _date(p["game_date"]).year),
+                   position[(int(p["game_pk"]), int(p["at_bat_number"]), int(p["pitch_number"]))]) for p in targets]
         at: dict[tuple[int, int], list[int]] = {}  # (game, season) -> the targets' positions in the game
-        for p in targets:
-            g = int(p["game_pk"])
-            at.setdefault((g, _date(p["game_date"]).year), []).append(
-                position[(g, int(p["at_bat_number"]), int(p["pitch_number"]))])
+        for game, i in places:
+            at.setdefault(game, []).append(i)
         windows = {(g, season): outing_windows(games[g], positions, self._outings_for(pitches, outings, g),
                                                self.baselines.get((pitcher_id, season), {}))
                    for (g, season), positions in at.items()}
-        rows = []
-        for p in targets:
-            g, season = int(p["game_pk"]), _date(p["game_date"]).year
-            wf = windows[(g, season)][position[(g, int(p["at_bat_number"]), int(p["pitch_number"]))]]
-            rows.append(Row(**_row(pitcher_id, p, wf, final)))
-        return rows
+        return [Row(**_row(pitcher_id, p, windows[game][i], final)) for p, (game, i) in zip(targets, places)]
 
     def handleInputRows(self, key, rows, timerValues) -> Iterator[Row]:  # noqa: ANN001
         pitcher_id = int(key[0])
@@ -263,14 +258,17 @@ class PitcherFeatures(StatefulProcessor):
         yield from out
 
     @staticmethod
-    def _is_due(st: PitcherState, watermark: int) -> bool:
+    def _due(st: PitcherState, watermark: int) -> list[dict]:
+        """The pitches awaiting their final row that the watermark has passed."""
+        return [p for p in st.pitches if not p["final"] and _ms(p["event_time"]) <= watermark]
+
+    def _is_due(self, st: PitcherState, watermark: int) -> bool:
         """Whether a pitch awaits its final row at this watermark, or the expiry timer has come."""
-        return (st.expiry_at is not None and st.expiry_at <= watermark) or any(
-            not p["final"] and _ms(p["event_time"]) <= watermark for p in st.pitches)
+        return (st.expiry_at is not None and st.expiry_at <= watermark) or bool(self._due(st, watermark))
 
     def _advance(self, pitcher_id: int, st: PitcherState, watermark: int) -> list[Row]:
         """Final rows of the pitches the watermark has passed; games quiet for GAME_STATE_HOURS summarized."""
-        due = sorted((p for p in st.pitches if not p["final"] and _ms(p["event_time"]) <= watermark),
+        due = sorted(self._due(st, watermark),
                      key=lambda p: (p["game_date"], p["game_pk"], p["at_bat_number"], p["pitch_number"]))
         out = []
         if due:
