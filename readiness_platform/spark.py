@@ -67,6 +67,7 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1))
         # The landing source hands each micro-batch its files by name; past 32 of them Spark listed them in
         # a Spark job of one task per file (~0.5 s a micro-batch, measured: `getBatch` in its progress).
         # The driver stats them itself now: getBatch ~0 ms for 300 local files.

@@ -35,10 +35,11 @@ EVENT_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def record_schema(kind: str) -> T.StructType:
-    """The typed Spark schema of one record kind (the bronze columns of that kind)."""
+def record_schema(kind: str, nullable: bool = False) -> T.StructType:
+    """The typed Spark schema of one record kind (the bronze columns of that kind); with `nullable`, every
+    field may be null (the record of a message of another kind is a null struct)."""
     return T.StructType(
-        [T.StructField(s.name, SPARK_TYPES[s.kind], nullable=not s.required) for s in CONTRACT[kind]]
+        [T.StructField(s.name, SPARK_TYPES[s.kind], nullable=nullable or not s.required) for s in CONTRACT[kind]]
     )
 
 
@@ -50,7 +51,9 @@ PARSED_FIELDS = [
     T.StructField("event_time", T.TimestampType()),
     T.StructField("ingest_time", T.TimestampType()),
     T.StructField("event_key", T.StringType()),
-    *[T.StructField(kind, record_schema(kind)) for kind in CONTRACT],
+    # Nullable fields: a message of one kind has the others' structs null, and Arrow (the writer reads each
+    # micro-batch as Arrow) refuses a null struct whose fields are typed not-null.
+    *[T.StructField(kind, record_schema(kind, nullable=True)) for kind in CONTRACT],
 ]
 
 
