@@ -115,8 +115,9 @@ def parsed_once(parsed: DataFrame) -> DataFrame:
 
 def branches(parsed: DataFrame, delay_seconds: float, baselines: Baselines | None = None) -> DataFrame:
     """Each message of a micro-batch, in up to three branches of one stream:
-    `all`      - every message, under the event-time watermark (the one place it is applied): quarantine
-                 and lateness are read from this branch, and it is what moves the watermark on;
+    `all`      - every message (its validity, kind and event time; the raw line when invalid), under the
+                 event-time watermark (the one place it is applied): quarantine and the batch's counts are
+                 read from this branch, and it is what moves the watermark on;
     `unique`   - the first arrival of each valid event key, kept by Spark's deduplication state. Built
                  before the watermark on purpose: with a watermark in its lineage, Spark's state would drop
                  late rows (measured: even plain dropDuplicates does), and late rows must land. Its state

@@ -1,7 +1,7 @@
 """Named, idempotent writers of the readiness stream, called once per micro-batch by foreachBatch.
 
 The stream hands each micro-batch over as up to three branches (spark_jobs.stream.main.branches):
-`all` (every message, parsed and validated), `unique` (the first arrival of each valid event) and
+`all` (every message's validity, kind and time, and the raw line of an invalid one), `unique` (the first arrival of each valid event) and
 `features` (the pitchers' state: provisional and final feature rows). `write_stream_batch` commits
   - `quarantine`: every invalid message of `all`, with its reason;
   - bronze `pitches`, `environment_readings`, `calibration_events`: the `unique` rows, those at or behind
