@@ -1,8 +1,9 @@
 """Named, idempotent writers of the readiness stream, called once per micro-batch by foreachBatch.
 
 The stream hands each micro-batch over as up to three branches (spark_jobs.stream.main.branches):
-`all` (every message's validity, kind and time, and the raw line of an invalid one), `unique` (the first arrival of each valid event) and
-`features` (the pitchers' state: provisional and final feature rows). `write_stream_batch` commits
+`all` (every message's validity, kind and time, and the raw line of an invalid one), `unique` (the first
+arrival of each valid event) and `features` (the pitchers' state: provisional and final feature rows).
+`write_stream_batch` commits
   - `quarantine`: every invalid message of `all`, with its reason;
   - bronze `pitches`, `environment_readings`, `calibration_events`: the `unique` rows, those at or behind
     the watermark for late rows flagged `is_late` - landed and counted, never dropped;
