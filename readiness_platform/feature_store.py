@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from datetime import datetime, timezone
+from json.encoder import encode_basestring_ascii
 from string import Template
 from urllib.parse import urlparse
 
@@ -139,35 +141,64 @@ def announce(redis_client, rows: list[dict]) -> None:
     Each outing list gets one RPUSH of its new points (at most the OUTING_POINTS it keeps) and one LTRIM:
     a command per point cost ~2.5 s of a 43,000-row micro-batch, measured, most of it in redis-py.
     """
-    newest: dict[int, datetime] = {}
-    points: dict[str, list[tuple[datetime, dict]]] = {}
+    newest: dict[int, float] = {}
+    points: dict[tuple[str, int], list[tuple[float, dict]]] = {}
     written_at = datetime.now(timezone.utc).timestamp()
     for r in rows:
-        t = _utc(r["event_time"])
-        newest[int(r["pitcher_id"])] = max(t, newest.get(int(r["pitcher_id"]), t))
-        points.setdefault(outing_key(r["model_version"], int(r["pitcher_id"])), []).append((t, r))
+        pitcher, t = int(r["pitcher_id"]), _epoch(r["event_time"])
+        if t > newest.get(pitcher, -math.inf):
+            newest[pitcher] = t
+        points.setdefault((r["model_version"], pitcher), []).append((t, r))
     with redis_client.pipeline(transaction=False) as pipe:
-        for key, outing in points.items():
-            pipe.rpush(key, *(json.dumps({
-                "t": t.timestamp(), "game_pk": r["game_pk"],
-                "pitch": [r["at_bat_number"], r["pitch_number"]], "readiness": r["readiness"],
-                "velo_delta_mph": r["velo_delta_mph"], "final": bool(r["is_final"]), "alert": r["alert_level"],
-                "calibration": r["calibration_confidence"], "late_fraction": r["late_fraction"],
-            }) for t, r in outing[-OUTING_POINTS:]))
+        for (version, pitcher), outing in points.items():
+            key = outing_key(version, pitcher)
+            pipe.rpush(key, *(outing_point(t, r) for t, r in outing[-OUTING_POINTS:]))
             pipe.ltrim(key, -OUTING_POINTS, -1)
-        pipe.zadd(ROSTER_KEY, {str(p): t.timestamp() for p, t in newest.items()}, gt=True)
+        pipe.zadd(ROSTER_KEY, {str(p): t for p, t in newest.items()}, gt=True)
         pipe.hset(FEED_KEY, mapping={"written_at": written_at})
         # the feed's clock only moves forward (a late pitch written now does not turn it back)
         pipe.eval("local c = tonumber(redis.call('HGET', KEYS[1], 'newest_event_time') or '0') "
                   "if tonumber(ARGV[1]) > c then redis.call('HSET', KEYS[1], 'newest_event_time', ARGV[1]) end",
-                  1, FEED_KEY, max(t.timestamp() for t in newest.values()))
+                  1, FEED_KEY, max(newest.values()))
         db = int(redis_client.connection_pool.connection_kwargs.get("db", 0))
         pipe.publish(updates_channel(db), json.dumps({"pitchers": sorted(newest), "written_at": written_at}))
         pipe.execute()
 
 
-def _utc(t: datetime) -> datetime:
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+def outing_point(t: float, r: dict) -> str:
+    """One point of an outing (`t`: the pitch's epoch seconds) as JSON, the text json.dumps writes for
+    {"t", "game_pk", "pitch", "readiness", "velo_delta_mph", "final", "alert", "calibration",
+    "late_fraction"}. Formatted directly: json.dumps of a dict was half of announce's time (measured: 5.3
+    against 2.3 us a point, and a micro-batch announces every row it scores)."""
+    return (f'{{"t": {_json(t)}, "game_pk": {_json(r["game_pk"])}, '
+            f'"pitch": [{_json(r["at_bat_number"])}, {_json(r["pitch_number"])}], '
+            f'"readiness": {_json(r["readiness"])}, "velo_delta_mph": {_json(r["velo_delta_mph"])}, '
+            f'"final": {"true" if r["is_final"] else "false"}, "alert": {_json(r["alert_level"])}, '
+            f'"calibration": {_json(r["calibration_confidence"])}, "late_fraction": {_json(r["late_fraction"])}}}')
+
+
+def _json(v: object) -> str:
+    """json.dumps(v), with plain Python floats, ints and str written without going through the encoder."""
+    if v is None:
+        return "null"
+    kind = type(v)
+    if kind is float and v - v == 0.0:  # finite (json.dumps writes NaN and Infinity its own way)
+        return float.__repr__(v)
+    if kind is int:
+        return int.__repr__(v)
+    if kind is str:
+        return encode_basestring_ascii(v)
+    return json.dumps(v)
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _epoch(t: datetime) -> float:
+    """Epoch seconds of a naive-UTC or aware time (exactly what datetime.timestamp() gives in UTC)."""
+    if type(t) is datetime and t.tzinfo is None:
+        return (t - _EPOCH).total_seconds()
+    return (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)).timestamp()
 
 
 class OnlinePublisher:

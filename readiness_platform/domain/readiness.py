@@ -12,7 +12,7 @@ from readiness_platform.domain.alerts import alert
 from readiness_platform.domain.calibration import needs_recalibration
 from readiness_platform.domain.features import Baseline, WindowFeatures
 from readiness_platform.domain.pitch_types import FASTBALL_FAMILIES
-from readiness_platform.domain.scores import MODEL_VERSIONS, Driver, ScoreInputs, score
+from readiness_platform.domain.scores import MODEL_VERSIONS, ScoreInputs, components, data_confidence, indices
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,15 @@ class Context:
     wind_direction_deg: float | None
 
 
-def _weight(d: Driver) -> float:
-    return -abs(d.points)
+def _weight(driver: tuple) -> float:
+    return -abs(driver[3])
 
 
 def evaluate(pitch_family: str, pfx_x: float | None, pfx_z: float | None, wf: WindowFeatures,
-             baselines: dict[str, Baseline], ctx: Context) -> list[dict]:
-    """The feature rows of one pitch, one per model version (columns of `pitch_features`)."""
+             baselines: dict[str, Baseline], ctx: Context, into: dict | None = None) -> list[dict]:
+    """The feature rows of one pitch, one per model version (columns of `pitch_features`), each starting
+    from the fields of `into` (the pitch's own row, for the stream and the recompute: one dict per version
+    instead of two)."""
     pfx_x_adj = adjusted_break(pfx_x, ctx.air_density_kg_m3)
     pfx_z_adj = adjusted_break(pfx_z, ctx.air_density_kg_m3)
     own = baselines.get(pitch_family)
@@ -58,6 +60,7 @@ def evaluate(pitch_family: str, pfx_x: float | None, pfx_z: float | None, wf: Wi
         late_fraction=wf.late_fraction,
     )
     common = {
+        **(into or {}),
         **vars(wf),  # flat: dataclasses.asdict deep-copies every value (a third of scoring's time)
         "pfx_x_adj_in": pfx_x_adj,
         "pfx_z_adj_in": pfx_z_adj,
@@ -70,19 +73,22 @@ def evaluate(pitch_family: str, pfx_x: float | None, pfx_z: float | None, wf: Wi
         "calibration_confidence": ctx.calibration_confidence,
         "recalibration_needed": needs_recalibration(ctx.calibration_confidence),
     }
+    confidence = data_confidence(ctx.calibration_confidence, wf.late_fraction)
+    parts = components(inputs)
     rows = []
     for version in MODEL_VERSIONS:
-        s = score(inputs, version)
-        a = alert(s.readiness, ctx.calibration_confidence, wf.late_fraction, wf.velo_delta_mph)
+        readiness, fatigue, risk, drivers = indices(parts, confidence, version)
+        a = alert(readiness, ctx.calibration_confidence, wf.late_fraction, wf.velo_delta_mph)
         rows.append({
             **common,
             "model_version": version,
-            "readiness": s.readiness,
-            "fatigue": s.fatigue,
-            "risk": s.risk,
-            "data_confidence": s.data_confidence,
+            "readiness": readiness,
+            "fatigue": fatigue,
+            "risk": risk,
+            "data_confidence": confidence,
             "alert_level": a.level,
             "alert_reasons": list(a.reasons),
-            "drivers": [d._asdict() for d in sorted((d for d in s.drivers if d.points), key=_weight)],
+            "drivers": [{"score": name, "input": part, "value": raw, "points": points}
+                        for name, part, raw, points in sorted((d for d in drivers if d[3]), key=_weight)],
         })
     return rows

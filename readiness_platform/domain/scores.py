@@ -58,7 +58,7 @@ class ScoreInputs:
 
 
 class Driver(NamedTuple):
-    """One input's share of an index (a named tuple: scoring makes ~26 per pitch and version)."""
+    """One input's share of an index, as `score` returns it (`indices` gives the same as plain tuples)."""
 
     score: str
     input: str
@@ -110,7 +110,18 @@ def score(x: ScoreInputs, model_version: str) -> Scores:
     if model_version not in MODEL_VERSIONS:
         raise ValueError(f"unknown model version {model_version!r}")
     confidence = data_confidence(x.calibration_confidence, x.late_fraction)
-    parts = components(x)
+    readiness, fatigue, risk, drivers = indices(components(x), confidence, model_version)
+    return Scores(model_version, readiness, fatigue, risk, confidence, tuple(map(Driver._make, drivers)))
+
+
+_VIA = {(k, part): f"{part} via {k}" for k in READINESS_FROM for part in {*FATIGUE_WEIGHTS, *RISK_WEIGHTS}}
+
+
+def indices(parts: dict[str, tuple[float, float | None]], confidence: float,
+            model_version: str) -> tuple[float, float, float, list[tuple]]:
+    """Readiness, fatigue and risk from the components (`components`) and the data confidence, with the
+    drivers as plain (score, input, value, points) tuples: what `score` returns, without its objects
+    (the stream scores every pitch it answers; `readiness.evaluate` calls this once per version)."""
     if model_version == "v2":
         parts = {k: (v * confidence if k in TRACKING_COMPONENTS else v, raw) for k, (v, raw) in parts.items()}
     drivers = []
@@ -118,12 +129,13 @@ def score(x: ScoreInputs, model_version: str) -> Scores:
     for name, weights in (("fatigue", FATIGUE_WEIGHTS), ("risk", RISK_WEIGHTS)):
         total = 0.0
         for part, weight in weights.items():
-            points = 100.0 * weight * parts[part][0]
+            value, raw = parts[part]
+            points = 100.0 * weight * value
             total += points
-            drivers.append(Driver(name, part, parts[part][1], points))
+            drivers.append((name, part, raw, points))
         totals[name] = total
     readiness = 100.0 - sum(w * totals[k] for k, w in READINESS_FROM.items())
     for k, w in READINESS_FROM.items():
-        drivers.extend(Driver("readiness", f"{d.input} via {k}", d.value, -w * d.points)
-                       for d in drivers if d.score == k and d.points)
-    return Scores(model_version, readiness, totals["fatigue"], totals["risk"], confidence, tuple(drivers))
+        drivers.extend(("readiness", _VIA[k, part], raw, -w * points)
+                       for name, part, raw, points in drivers if name == k and points)
+    return readiness, totals["fatigue"], totals["risk"], drivers

@@ -423,13 +423,14 @@ def score_rows(features: list[dict], timelines: dict, baselines: Baselines, memo
             if held is not None and held[0] == inputs:
                 evaluated = held[1]
         if evaluated is None:
-            wf = WindowFeatures(*window)
-            evaluated = evaluate(r["pitch_family"], r["pfx_x"], r["pfx_z"], wf, own, ctx)
+            evaluated = evaluate(r["pitch_family"], r["pfx_x"], r["pfx_z"], WindowFeatures(*window), own, ctx, into=r)
+        else:  # the provisional rows, with this row's own fields (is_final, ingest_time; the window is equal)
+            evaluated = [{**scored, **r} for scored in evaluated]
         if memo is not None and not r["is_final"]:
             if len(memo) >= MEMO_LIMIT:
                 memo.clear()
             memo[key] = (inputs, evaluated)
-        out.extend({**r, **scored} for scored in evaluated)
+        out.extend(evaluated)
     return out
 
 

@@ -62,3 +62,25 @@ def test_the_direct_redis_reader_reads_what_feast_reads(tmp_path):
     again = RedisOnlineReader(client).read("v2", [11])[11]
     assert (again.features["readiness"], again.features["is_final"]) == (12.5, True)
     assert {int(p) for p in client.zrange(ROSTER_KEY, 0, -1)} == set(range(10, 40))
+
+
+@pytest.mark.parametrize("value", [None, 0.0, -0.0, 83.123456789, 1e-07, 1e22, 5e-324, float("nan"), float("inf"), 3])
+def test_an_outing_point_is_the_json_that_json_dumps_writes(value):
+    import json
+
+    import numpy as np
+
+    from readiness_platform.feature_store import _epoch, outing_point
+
+    t = datetime(2020, 9, 3, 20, 0, 1, 123457)
+    for r in ({"game_pk": 631000, "at_bat_number": 12, "pitch_number": 3, "readiness": value, "velo_delta_mph": value,
+               "is_final": np.bool_(True), "alert_level": "warning", "calibration_confidence": value,
+               "late_fraction": np.float64(0.25)},
+              {"game_pk": 2**40, "at_bat_number": 1, "pitch_number": 1, "readiness": 55.5, "velo_delta_mph": None,
+               "is_final": False, "alert_level": "crítico", "calibration_confidence": 0.61, "late_fraction": value}):
+        want = json.dumps({"t": t.replace(tzinfo=timezone.utc).timestamp(), "game_pk": r["game_pk"],
+                           "pitch": [r["at_bat_number"], r["pitch_number"]], "readiness": r["readiness"],
+                           "velo_delta_mph": r["velo_delta_mph"], "final": bool(r["is_final"]),
+                           "alert": r["alert_level"], "calibration": r["calibration_confidence"],
+                           "late_fraction": r["late_fraction"]})
+        assert outing_point(_epoch(t), r) == want
