@@ -20,6 +20,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from readiness_platform.domain.contract import CONTRACT
 from readiness_platform.domain.events import FEED_EVENT, PITCH_KEY
+from readiness_platform.transforms.memory import tune_gc
 
 SPARK_TYPES: dict[str, T.DataType] = {
     "int": T.LongType(),
@@ -107,6 +108,7 @@ def parsed_schema(raw: T.StructType) -> T.StructType:
 
 
 def _parse_batches(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    tune_gc()  # in the Python worker
     for batch in batches:
         parsed = [parse_line(v) for v in batch.column("value").to_pylist()]
         arrays = [batch.column(name) for name in batch.schema.names]

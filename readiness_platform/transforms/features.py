@@ -43,6 +43,7 @@ from readiness_platform.domain.features import (
 )
 from readiness_platform.domain.readiness import Context, evaluate
 from readiness_platform.domain.venues import VENUES
+from readiness_platform.transforms.memory import tune_gc
 
 Baselines = dict[tuple[int, int], dict[str, Baseline]]  # (pitcher, season) -> family -> baseline
 
@@ -167,6 +168,7 @@ class PitcherFeatures(StatefulProcessor):
         self.baselines = baselines
 
     def init(self, handle: StatefulProcessorHandle) -> None:
+        tune_gc()  # in the Python worker that runs the state
         self.handle = handle
         self.state = handle.getValueState(PitcherState.NAME, PitcherState.SCHEMA)
 
