@@ -7,8 +7,11 @@ its event time, no on-time pitch can still come before it, and it is answered ag
 complete outing - in the batch the watermark passes it: by the pitcher's own call if he has pitches in
 that batch, else by his event-time timer. So out-of-order arrival within the watermark can change a
 provisional row, never a final one. Duplicates are dropped on the pitch key. A game's pitches are
-dropped GAME_STATE_HOURS after its last pitch (event-time timer), leaving an outing summary; summaries
-older than REST_HORIZON_DAYS are dropped.
+dropped, leaving an outing summary (what the features of later games read of it), as soon as the game is
+over - all its pitches final and a later pitch of the pitcher's, in another game, final too - or at the
+latest GAME_STATE_HOURS after its last pitch (event-time timer); summaries older than REST_HORIZON_DAYS
+are dropped. Holding only the game in play keeps the state a pitcher reads and writes each batch small:
+with four finished games held, it was ~400 pitches, 3.5 ms of JSON per call.
 
 Batch (`pitcher_features_batch`): the same domain functions over every on-time pitch of bronze.
 
@@ -282,11 +285,32 @@ class PitcherFeatures(StatefulProcessor):
         if quiet_since is not None and quiet_since + GAME_STATE_HOURS * 3_600_000 <= watermark \
                 and all(p["final"] for p in st.pitches):
             # every game of this pitcher has been quiet for GAME_STATE_HOURS: summarize, keep the outings
-            outings = self._outings_for(st.pitches, st.outings, game_pk=-1)
-            newest = max(o.game_date for o in outings)
-            st.outings = [o for o in outings if (newest - o.game_date).days <= REST_HORIZON_DAYS]
+            self._summarize(st, st.pitches)
             st.pitches, st.finalized = [], -1
+        elif due:
+            over = self._over(st.pitches)
+            if over:
+                self._summarize(st, [p for p in st.pitches if p["game_pk"] in over])
+                st.pitches = [p for p in st.pitches if p["game_pk"] not in over]
         return out
+
+    @staticmethod
+    def _over(pitches: list[dict]) -> set:
+        """Games that are over: every pitch final, and the pitcher has since thrown a final pitch in another
+        game. A pitcher is in one game at a time, so no on-time pitch of such a game can come any more (it
+        would be later than the watermark, which has passed his pitch in the other game)."""
+        latest = max((p["event_time"] for p in pitches if p["final"]), default=None)
+        games: dict = {}  # game -> (its last pitch's time, all its pitches final)
+        for p in pitches:
+            t, final = games.get(p["game_pk"], (p["event_time"], True))
+            games[p["game_pk"]] = (max(t, p["event_time"]), final and p["final"])
+        return {g for g, (t, final) in games.items() if final and t < latest} if len(games) > 1 else set()
+
+    def _summarize(self, st: PitcherState, pitches: list[dict]) -> None:
+        """Fold these pitches' games into the pitcher's outings (those within REST_HORIZON_DAYS kept)."""
+        outings = self._outings_for(pitches, st.outings, game_pk=-1)
+        newest = max(o.game_date for o in outings)
+        st.outings = [o for o in outings if (newest - o.game_date).days <= REST_HORIZON_DAYS]
 
     def close(self) -> None:
         pass
