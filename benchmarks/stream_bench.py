@@ -13,7 +13,9 @@ same load on other pitchers, drained, so the JVM has compiled its hot code (a co
      excluded.
   2. throughput: the same at `--throughput-rate` events/s; reports, from 15 s into the load to its end,
      the pitches that arrived and that were committed per second, and the messages still waiting in the
-     landing folder when the full-rate load ended (the feed's late tail comes after it).
+     landing folder when the full-rate load ended (the feed's late tail comes after it). The micro-batches
+     grow until each takes what arrived while the previous one ran; the second half of the load shows
+     whether they settled (the stream keeps up: committed = arrived, batch growth ~0 % a batch) or not.
 Prints the figures; nothing here is a pass/fail test.
 """
 
@@ -98,6 +100,15 @@ def _run(home: Path, pitchers: int, rate: float, duration: float, warmup: float)
     start = pd.Timestamp(measured_from + min(15.0, duration / 3), unit="s", tz="UTC")
     end = pd.Timestamp(measured_from + duration, unit="s", tz="UTC")
     seconds = (end - start).total_seconds()
+    # Sustained or not: over the second half of the load, once the backlog a micro-batch takes has settled,
+    # a stream that keeps up commits what arrives and its micro-batches stop growing (the slope of their
+    # size, per batch, relative to their mean); one that falls behind keeps growing them.
+    mid = start + (end - start) / 2
+    half = (end - mid).total_seconds()
+    at = pd.to_datetime(metrics["batch_time"], utc=True)
+    late_batches = metrics[(at >= mid) & (at < end)].sort_values("batch_id")
+    sizes = late_batches["rows_in"].to_numpy(dtype=float)
+    growth = float(np.polyfit(np.arange(len(sizes)), sizes, 1)[0] / sizes.mean()) if len(sizes) > 2 else float("nan")
     return {
         "offered_events_per_s": rate,
         "pitches_committed": float(len(rows)),
@@ -108,6 +119,9 @@ def _run(home: Path, pitchers: int, rate: float, duration: float, warmup: float)
         "readiness_latency_p99_s": float(np.percentile(ready, 99)),
         "pitches_arrived_per_s": float(((ingest >= start) & (ingest < end)).sum() / seconds),
         "pitches_committed_per_s": float(((committed >= start) & (committed < end)).sum() / seconds),
+        "2nd_half_pitches_arrived_per_s": float(((ingest >= mid) & (ingest < end)).sum() / half),
+        "2nd_half_pitches_committed_per_s": float(((committed >= mid) & (committed < end)).sum() / half),
+        "2nd_half_batch_growth_pct": 100 * growth,
         "batch_rows_in_max": float(metrics["rows_in"].max()),
         "messages_waiting_at_load_end": float(behind),
         "drain_after_load_s": drained - load_end,
