@@ -304,7 +304,9 @@ class PitcherFeatures(StatefulProcessor):
         for p in pitches:
             t, final = games.get(p["game_pk"], (p["event_time"], True))
             games[p["game_pk"]] = (max(t, p["event_time"]), final and p["final"])
-        return {g for g, (t, final) in games.items() if final and t < latest} if len(games) > 1 else set()
+        if latest is None or len(games) < 2:
+            return set()
+        return {g for g, (t, final) in games.items() if final and t < latest}
 
     def _summarize(self, st: PitcherState, pitches: list[dict]) -> None:
         """Fold these pitches' games into the pitcher's outings (those within REST_HORIZON_DAYS kept)."""
@@ -433,7 +435,8 @@ def score_rows(features: list[dict], timelines: dict, baselines: Baselines, memo
     `memo` (the stream's): a pitch's provisional scores, kept by pitch key with every input they came
     from, are reused by its final row when those inputs are equal - scoring is a pure function of them, and
     a final row most often has the same window and context as its provisional one. Any difference, and
-    the final row is scored afresh.
+    the final row is scored afresh. The rows returned for a provisional pitch are the ones the memo holds:
+    fields a caller adds to them come with its final row until the caller sets them again.
     """
     out = []
     window_names = [f.name for f in WINDOW_FIELDS]
