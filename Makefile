@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-fast helm-check services-up services-down bench bench-api bench-e2e smoke load api dagster mlflow lock clean
+.PHONY: setup demo test test-fast helm-check services-up services-down bench bench-capacity bench-api bench-e2e smoke load api dagster mlflow lock clean
 
 setup:            ## Debian packages, Python environment, JVM jars (idempotent)
 	bash scripts/setup.sh
@@ -28,6 +28,10 @@ services-down:
 
 bench: setup      ## streaming benchmark: prints latency and throughput figures
 	$(PY) -m benchmarks.stream_bench
+
+bench-capacity: setup  ## stream capacity: messages/s drained from a fixed backlog of the 2,000 events/s load
+	bash scripts/services.sh start
+	$(PY) -m benchmarks.stream_capacity
 
 bench-api: setup  ## read-API benchmark: API vs Feast's feature server vs raw Redis, WebSocket push latency
 	bash scripts/services.sh start
