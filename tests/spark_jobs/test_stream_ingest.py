@@ -45,6 +45,25 @@ def test_late_pitches_land_flagged_and_late_duplicates_are_dropped(spark, settin
     assert bad["payload"] == "{broken" and bad["reason"].startswith("Invalid JSON")
 
 
+def test_each_line_is_parsed_once_and_every_branch_reads_its_shuffle(spark, settings, capsys):
+    """The optimizer must not push a branch's filter or pruning below the parsed feed's shuffle (parsed_once):
+    one Python parse in the plan, its exchange reused by the `unique` and `features` branches."""
+    from spark_jobs.stream.main import start_stream
+
+    write_files(settings.landing, [[pitch_line(1, 100), pitch_line(2, 160), "{broken"]])
+    query = start_stream(spark, settings, available_now=True)
+    try:
+        query.awaitTermination(600)
+        query.explain()
+        (progress,) = [p for p in query.recentProgress if p["numInputRows"]]  # and a batch that moves the watermark
+    finally:
+        query.stop()
+    plan = capsys.readouterr().out
+    assert plan.count("MapInArrow") == 1, plan
+    assert plan.count("ReusedExchange") == 2, plan
+    assert progress["observedMetrics"]["feed"]["messages"] == 3 == progress["numInputRows"]
+
+
 def offsets_watermark_ms(checkpoint: Path, batch_id: int) -> int:
     return json.loads((checkpoint / "offsets" / str(batch_id)).read_text().splitlines()[1])["batchWatermarkMs"]
 
