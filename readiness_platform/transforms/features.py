@@ -1,18 +1,18 @@
 """Per-pitcher features in Spark: the stateful stream operator, the batch recompute, and scoring.
 
-Stream (`pitcher_features`): keyed by pitcher, transformWithState (rows, not pandas) keeps each
-pitcher's pitches of the games in play and a summary of recent outings (`PitcherState`). A pitch that
-arrives is answered at once with *provisional* features from what is there; when the watermark passes
-its event time, no on-time pitch can still come before it, and it is answered again, *final*, from the
-complete outing - in the batch the watermark passes it, by the pitcher's own call if he has pitches in
-that batch; a pitcher who has stopped pitching gets the final rows of his last pitches together, from his
-event-time timer, when the watermark passes the last of them. So out-of-order arrival within the
-watermark can change a provisional row, never a final one. Duplicates are dropped on the pitch key. A game's pitches are
-dropped, leaving an outing summary (what the features of later games read of it), as soon as the game is
-over - all its pitches final and a later pitch of the pitcher's, in another game, final too - or at the
-latest GAME_STATE_HOURS after its last pitch (event-time timer); summaries older than REST_HORIZON_DAYS
-are dropped. Holding only the game in play keeps the state a pitcher reads and writes each batch small:
-with four finished games held, it was ~400 pitches, 3.5 ms of JSON per call.
+Stream (`pitcher_features`): keyed by pitcher, transformWithState (rows, not pandas) keeps each pitcher's
+pitches of the games in play and a summary of recent outings (`PitcherState`). A pitch that arrives is
+answered at once with *provisional* features from what is there; when the watermark passes its event time,
+no on-time pitch can still come before it, and it is answered again, *final*, from the complete outing -
+in the batch the watermark passes it, by the pitcher's own call if he has pitches in that batch; a pitcher
+who has stopped pitching gets the final rows of his last pitches together, from his event-time timer, when
+the watermark passes the last of them. So out-of-order arrival within the watermark can change a
+provisional row, never a final one. Duplicates are dropped on the pitch key. A game's pitches are dropped,
+leaving an outing summary (what the features of later games read of it), as soon as the game is over - all
+its pitches final and a later pitch of the pitcher's, in another game, final too - or at the latest
+GAME_STATE_HOURS after its last pitch (event-time timer); summaries older than REST_HORIZON_DAYS are
+dropped. Holding only the game in play keeps the state a pitcher reads and writes each batch small: with
+four finished games held, it was ~400 pitches, 3.5 ms of JSON per call.
 
 Batch (`pitcher_features_batch`): the same domain functions over every on-time pitch of bronze.
 
