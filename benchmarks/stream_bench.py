@@ -37,10 +37,11 @@ from readiness_platform.report import read_table
 from readiness_platform.settings import REPO_ROOT, get_settings
 
 
-def _load(settings, pitchers: int, rate: float, duration: float, first_pitcher: int) -> subprocess.Popen:  # noqa: ANN001
+def synthetic_load(landing: Path, pitchers: int, rate: float, duration: float, first_pitcher: int) -> subprocess.Popen:
+    """The synthetic pitchers (readiness_platform.replay.synthetic) writing into `landing`, live, as a process."""
     return subprocess.Popen([
-        sys.executable, "-m", "readiness_platform.replay.synthetic", str(settings.landing),
-        str(settings.statcast_dir), str(pitchers), str(rate), str(duration), str(first_pitcher),
+        sys.executable, "-m", "readiness_platform.replay.synthetic", str(landing),
+        str(get_settings().statcast_dir), str(pitchers), str(rate), str(duration), str(first_pitcher),
     ], cwd=REPO_ROOT)
 
 
@@ -68,11 +69,11 @@ def _run(home: Path, pitchers: int, rate: float, duration: float, warmup: float)
     # Warm-up: the same load for `warmup` s on other pitchers, then drain. A cold JVM (interpreted code,
     # no JIT yet) takes 3-4 s for a micro-batch that costs ~1 s warm; a stream runs for hours.
     if warmup > 0:
-        if _load(settings, pitchers, rate, warmup, first_pitcher=5_000).wait():
+        if synthetic_load(settings.landing, pitchers, rate, warmup, first_pitcher=5_000).wait():
             raise SystemExit("the warm-up load failed")
         query.processAllAvailable()
     measured_from = time.time()
-    load = _load(settings, pitchers, rate, duration, first_pitcher=0)
+    load = synthetic_load(settings.landing, pitchers, rate, duration, first_pitcher=0)
     time.sleep(duration)
     behind = _waiting(Path(settings.landing))  # at the end of the full-rate load (its late tail still to come)
     if load.wait():

@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from readiness_platform.settings import REPO_ROOT, get_settings
+from benchmarks.stream_bench import synthetic_load
+from readiness_platform.settings import get_settings
 
 
 def backlog(folder: Path, pitchers: int, rate: float, seconds: float) -> list[Path]:
@@ -36,9 +35,8 @@ def backlog(folder: Path, pitchers: int, rate: float, seconds: float) -> list[Pa
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         print(f"capacity: writing the backlog ({seconds:g} s of {pitchers} pitchers at {rate:g} events/s)", flush=True)
-        subprocess.run([sys.executable, "-m", "readiness_platform.replay.synthetic", str(folder),
-                        str(get_settings().statcast_dir), str(pitchers), str(rate), str(seconds), "0"],
-                       cwd=REPO_ROOT, check=True)
+        if synthetic_load(folder, pitchers, rate, seconds, first_pitcher=0).wait():
+            raise SystemExit("the synthetic load that writes the backlog failed")
         done.touch()
     return sorted(folder.glob("*.jsonl"))
 

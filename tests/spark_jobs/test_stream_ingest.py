@@ -55,7 +55,7 @@ def test_each_line_is_parsed_once_and_every_branch_reads_its_shuffle(spark, sett
     try:
         query.awaitTermination(600)
         query.explain()
-        (progress,) = [p for p in query.recentProgress if p["numInputRows"]]  # and a batch that moves the watermark
+        (progress,) = [p for p in query.recentProgress if p["numInputRows"]]  # the batch with data (another only moves the watermark)
     finally:
         query.stop()
     plan = capsys.readouterr().out
