@@ -4,12 +4,15 @@
 #   docker build -t "$DOCKER_REGISTRY/readiness-platform:$IMAGE_TAG" . && docker push "$DOCKER_REGISTRY/readiness-platform:$IMAGE_TAG"
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- JVM jars: Delta and Spark's Kafka source (jvm/pom.xml, as `make setup` resolves them), S3A (docker/s3a)
+# --- JVM jars: Delta and Spark's Kafka source (jvm/pom.xml, as `make setup` resolves them), the local file
+# system (jvm/localfs, built), S3A (docker/s3a)
 FROM maven:3.9-eclipse-temurin-17 AS jars
 WORKDIR /build
 COPY jvm/pom.xml jvm/pom.xml
 COPY docker/s3a/pom.xml docker/s3a/pom.xml
+COPY jvm/localfs/ jvm/localfs/
 RUN mvn -q -B -f jvm/pom.xml dependency:copy-dependencies -Djars.dir=/jars \
+ && mvn -q -B -f jvm/localfs/pom.xml package -Djars.dir=/jars \
  && mvn -q -B -f docker/s3a/pom.xml dependency:copy-dependencies -Djars.dir=/s3a-jars
 
 # --- The project in a virtual environment, pinned by constraints.txt (the lock the tests run on) ----------

@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from readiness_platform.domain.errors import SetupError
 from readiness_platform.settings import Settings
 
-REQUIRED_JARS = ("delta-spark_4.2_2.13-", "delta-storage-")
+LOCAL_FS_JAR = "readiness-localfs.jar"  # jvm/localfs, built by `make setup`
+LOCAL_FS_CLASS = "dev.readiness.fs.NioLocalFileSystem"
+REQUIRED_JARS = ("delta-spark_4.2_2.13-", "delta-storage-", LOCAL_FS_JAR)
 
 
 def local_jars(jars_dir: Path) -> list[str]:
-    """The jars `make setup` resolved; a clear error naming the fix when they are not there."""
+    """The jars `make setup` resolved and built; a clear error naming the fix when they are not there."""
     jars = sorted(str(p) for p in Path(jars_dir).glob("*.jar"))
     missing = [prefix for prefix in REQUIRED_JARS if not any(Path(j).name.startswith(prefix) for j in jars)]
     if missing:
         raise SetupError(
-            f"Spark's Delta jars are missing from {jars_dir} ({', '.join(p + '*.jar' for p in missing)}): "
-            "run `make setup` (bash scripts/setup.sh) to resolve them from Maven Central."
+            f"Spark's jars are missing from {jars_dir} ({', '.join(p.removesuffix('.jar') + '*.jar' for p in missing)}): "
+            "run `make setup` (bash scripts/setup.sh) to resolve them from Maven Central and build jvm/localfs."
         )
     return jars
+
+
+@functools.cache
+def _socket_dir() -> str:
+    """A directory only this user can enter, for the Unix sockets between Spark and its Python workers
+    (they carry no secret: the directory is their access control). Short: a socket path has ~100 bytes."""
+    path = tempfile.mkdtemp(prefix="readiness-uds-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def checkpoint_file_manager(checkpoints: str) -> str | None:
@@ -46,10 +61,23 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
     os.environ["TZ"] = "UTC"
     time.tzset()
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    jars = local_jars(settings.jars_dir)
+    local_fs = str(Path(settings.jars_dir) / LOCAL_FS_JAR)
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.spark_master)
-        .config("spark.jars", ",".join(local_jars(settings.jars_dir)))
+        .config("spark.jars", ",".join(j for j in jars if j != local_fs))
+        # `file://` without a forked `chmod` per file created (jvm/localfs: Hadoop has no native library here).
+        # A stream creates ~13 files a micro-batch (offsets, commits, state changelogs, their checksums):
+        # measured on a backlog in micro-batches of ~1,040 messages, 1.25 -> 1.18 s a micro-batch. On the
+        # class path from the JVM's start: spark-submit reads `file://` before it loads spark.jars.
+        .config("spark.driver.extraClassPath", local_fs)
+        .config("spark.executor.extraClassPath", local_fs)
+        .config("spark.hadoop.fs.file.impl", LOCAL_FS_CLASS)
+        # The JVM and its Python workers (UDFs, the pitchers' state and its state calls) talk over Unix
+        # sockets instead of TCP on loopback: ~4 % more messages a second on the same backlog, measured.
+        .config("spark.python.unix.domain.socket.enabled", "true")
+        .config("spark.python.unix.domain.socket.dir", _socket_dir())
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")

@@ -52,6 +52,14 @@ if [ ! -f ".jars/.resolved-$want" ]; then
   touch ".jars/.resolved-$want"
 fi
 
+# --- Hadoop's local file system without a forked chmod per file (jvm/localfs), built into .jars/ --------
+want=$(cat jvm/localfs/pom.xml jvm/localfs/src/main/java/dev/readiness/fs/*.java | sha256sum | cut -c1-16)
+if [ ! -f ".jars/.localfs-$want" ]; then
+  say "readiness-localfs.jar (.jars/) from jvm/localfs"
+  mvn -q -B -f jvm/localfs/pom.xml package
+  rm -f .jars/.localfs-* && touch ".jars/.localfs-$want"
+fi
+
 # --- The Kafka broker's jars (scripts/services.sh), resolved from Maven Central into .jars-kafka/ --
 want=$(sha256sum jvm/kafka/pom.xml | cut -c1-16)
 if [ ! -f ".jars-kafka/.resolved-$want" ]; then

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from readiness_platform.spark import LOCAL_FS_CLASS, LOCAL_FS_JAR
 from tests.helm.chart import (
     CHART,
     ENVIRONMENTS,
@@ -287,6 +288,11 @@ def test_stream_is_a_spark_application_on_object_storage(env: str, manifests: di
     config = one(docs, "ConfigMap", "-env")["data"]
     assert config["READINESS_CHECKPOINT_URI"] == values["storage"]["checkpointUri"]
     assert spec["sparkConf"]["spark.hadoop.fs.s3a.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    # the local file system of jvm/localfs, from the jars folder of the image, as readiness_platform.spark sets it
+    jars_dir = re.search(r"READINESS_JARS_DIR=(\S+)", (ROOT / "Dockerfile").read_text()).group(1)
+    assert spec["sparkConf"]["spark.hadoop.fs.file.impl"] == LOCAL_FS_CLASS
+    assert spec["sparkConf"]["spark.driver.extraClassPath"] == f"{jars_dir}/{LOCAL_FS_JAR}"
+    assert spec["sparkConf"]["spark.executor.extraClassPath"] == f"{jars_dir}/{LOCAL_FS_JAR}"
     assert spec["driver"]["serviceAccount"] in {d["metadata"]["name"] for d in objects(docs, "ServiceAccount")}
     spark_role = one(docs, "Role", "-spark")
     assert any("pods" in r["resources"] and "create" in r["verbs"] for r in spark_role["rules"])
