@@ -68,14 +68,14 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
         .master(settings.spark_master)
         .config("spark.jars", ",".join(j for j in jars if j != local_fs))
         # `file://` without a forked `chmod` per file created (jvm/localfs: Hadoop has no native library here).
-        # A stream creates ~13 files a micro-batch (offsets, commits, state changelogs, their checksums):
-        # measured on a backlog in micro-batches of ~1,040 messages, 1.25 -> 1.18 s a micro-batch. On the
-        # class path from the JVM's start: spark-submit reads `file://` before it loads spark.jars.
+        # A stream creates ~13 files a micro-batch (offsets, commits, state changelogs, their checksums),
+        # each 8-10 ms with the fork, 1.6-2.7 ms without (measured). On the class path from the JVM's start:
+        # spark-submit reads `file://` before it loads spark.jars.
         .config("spark.driver.extraClassPath", local_fs)
         .config("spark.executor.extraClassPath", local_fs)
         .config("spark.hadoop.fs.file.impl", LOCAL_FS_CLASS)
         # The JVM and its Python workers (UDFs, the pitchers' state and its state calls) talk over Unix
-        # sockets instead of TCP on loopback: ~4 % more messages a second on the same backlog, measured.
+        # sockets instead of TCP on loopback (+3-7 % messages a second on a backlog, within run-to-run noise).
         .config("spark.python.unix.domain.socket.enabled", "true")
         .config("spark.python.unix.domain.socket.dir", _socket_dir())
         .config("spark.driver.memory", settings.spark_driver_memory)
