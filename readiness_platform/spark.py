@@ -69,8 +69,8 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
         .config("spark.jars", ",".join(j for j in jars if j != local_fs))
         # `file://` without a forked `chmod` per file created (jvm/localfs: Hadoop has no native library here).
         # A stream creates ~13 files a micro-batch (offsets, commits, state changelogs, their checksums),
-        # each 7-10 ms with the fork, under 1-3 ms without (benchmarks/localfs_bench.py). On the class path from the JVM's start:
-        # spark-submit reads `file://` before it loads spark.jars.
+        # each 7-10 ms with the fork, 0.6-2.7 ms without (benchmarks/localfs_bench.py). On the class path
+        # from the JVM's start: spark-submit reads `file://` before it loads spark.jars.
         .config("spark.driver.extraClassPath", local_fs)
         .config("spark.executor.extraClassPath", local_fs)
         .config("spark.hadoop.fs.file.impl", LOCAL_FS_CLASS)
