@@ -20,7 +20,8 @@ REQUIRED_JARS = ("delta-spark_4.2_2.13-", "delta-storage-", LOCAL_FS_JAR)
 
 
 def local_jars(jars_dir: Path) -> list[str]:
-    """The jars `make setup` resolved and built; a clear error naming the fix when they are not there."""
+    """The jars `make setup` resolved, for spark.jars; a clear error naming the fix when they, or the local
+    file system's jar it builds (which goes on the class path instead, see build_spark), are not there."""
     jars = sorted(str(p) for p in Path(jars_dir).glob("*.jar"))
     missing = [prefix for prefix in REQUIRED_JARS if not any(Path(j).name.startswith(prefix) for j in jars)]
     if missing:
@@ -28,7 +29,7 @@ def local_jars(jars_dir: Path) -> list[str]:
             f"Spark's jars are missing from {jars_dir} ({', '.join(p.removesuffix('.jar') + '*.jar' for p in missing)}): "
             "run `make setup` (bash scripts/setup.sh) to resolve them from Maven Central and build jvm/localfs."
         )
-    return jars
+    return [j for j in jars if Path(j).name != LOCAL_FS_JAR]
 
 
 @functools.cache
@@ -66,7 +67,7 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.spark_master)
-        .config("spark.jars", ",".join(j for j in jars if j != local_fs))
+        .config("spark.jars", ",".join(jars))
         # `file://` without a forked `chmod` per file created (jvm/localfs: Hadoop has no native library here).
         # A stream creates ~13 files a micro-batch (offsets, commits, state changelogs, their checksums),
         # each 7-10 ms with the fork, 0.6-2.7 ms without (benchmarks/localfs_bench.py). On the class path
