@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from readiness_platform.domain.pitch_types import FASTBALL_FAMILIES, PitchFamily
 
@@ -35,9 +36,10 @@ REST_HORIZON_DAYS = 8  # outings further back do not count: days_since_prev_outi
 FASTBALL_PREFERENCE = (PitchFamily.FOUR_SEAM, PitchFamily.SINKER, PitchFamily.CUTTER)
 
 
-@dataclass(frozen=True)
-class PitchObs:
-    """What the features need of one pitch."""
+class PitchObs(NamedTuple):
+    """What the features need of one pitch. A named tuple: immutable like the frozen dataclasses here, and
+    built in a quarter of the time - the stream builds one per pitch of the game in play per pitcher and
+    micro-batch (profiled: a fifth of the pitchers' state's own Python as a dataclass)."""
 
     game_pk: int
     at_bat_number: int
@@ -252,13 +254,16 @@ def outing_windows(outing: Sequence[PitchObs], positions: Iterable[int], outings
                 last[q.at_bat_number] = q.pitch_number
         if q.pitch_family in FASTBALL_FAMILIES and q.release_speed is not None:
             fb_counts[q.pitch_family] = fb_counts.get(q.pitch_family, 0) + 1
-        speeds, spins, heights = values.setdefault(q.pitch_family, ([], [], []))
-        if _tracked(q.release_speed):
-            speeds.append(q.release_speed)
-        if _tracked(q.release_spin_rate):
-            spins.append(q.release_spin_rate)
-        if _tracked(q.release_pos_z):
-            heights.append(q.release_pos_z)
+        tracked = values.get(q.pitch_family)
+        if tracked is None:
+            tracked = values[q.pitch_family] = ([], [], [])
+        speed, spin, height = q.release_speed, q.release_spin_rate, q.release_pos_z
+        if speed is not None and speed == speed:  # _tracked, inlined: this runs per pitch held per call
+            tracked[0].append(speed)
+        if spin is not None and spin == spin:
+            tracked[1].append(spin)
+        if height is not None and height == height:
+            tracked[2].append(height)
         if i not in wanted:
             continue
         fb = _most_thrown(fixed_fb or fb_counts)

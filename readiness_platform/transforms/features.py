@@ -25,6 +25,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import fields
+from operator import itemgetter
 import json
 from datetime import date, datetime, timedelta
 
@@ -120,11 +121,52 @@ def _row(pitcher_id: int, p: dict, wf: WindowFeatures, final: bool) -> dict:
             **vars(wf), "is_final": final}
 
 
+# A pitch as the pitcher state holds it: the PITCH_NAMES values in that order, the date as a day ordinal and
+# the times as integer microseconds since the epoch - the JSON form itself, so that the state is read and
+# written by json.loads/dumps alone, with no conversion per pitch held (converting every pitch both ways was
+# ~20 % of the processor's Python, profiled). Whether a pitch is final follows from its time (`_final_before`).
+_GAME, _AT_BAT, _PITCH, _DAY, _TIME, _INGEST, _FAMILY, _SPEED, _SPIN, _HEIGHT = map(PITCH_NAMES.index, (
+    "game_pk", "at_bat_number", "pitch_number", "game_date", "event_time", "ingest_time", "pitch_family",
+    "release_speed", "release_spin_rate", "release_pos_z"))
+_KEY = itemgetter(_GAME, _AT_BAT, _PITCH)
+_IN_GAME = itemgetter(_DAY, _AT_BAT, _PITCH)  # PitchObs.order within one game
+_IN_SEASON = itemgetter(_DAY, _GAME, _AT_BAT, _PITCH)  # PitchObs.order
+
+
+def _held(row: Row) -> list:
+    """An input row (PITCH_NAMES among its fields) as the state holds a pitch."""
+    p = [row[n] for n in PITCH_NAMES]
+    p[_DAY] = _date(p[_DAY]).toordinal()
+    p[_TIME] = (_ts(p[_TIME]) - _EPOCH) // _US
+    if p[_INGEST] is not None:
+        p[_INGEST] = (_ts(p[_INGEST]) - _EPOCH) // _US
+    return p
+
+
+def _pitch(p: list) -> dict:
+    """A held pitch as the PITCH_NAMES values of a features row."""
+    out = dict(zip(PITCH_NAMES, p))
+    out["game_date"] = date.fromordinal(p[_DAY])
+    out["event_time"] = _EPOCH + p[_TIME] * _US
+    if p[_INGEST] is not None:
+        out["ingest_time"] = _EPOCH + p[_INGEST] * _US
+    return out
+
+
+def _measure(v) -> float | None:  # noqa: ANN001 - _num for a held value (a number, None or NaN)
+    return None if v is None or v != v else float(v)
+
+
+def _obs_of(p: list, day: date) -> PitchObs:
+    return PitchObs(p[_GAME], p[_AT_BAT], p[_PITCH], day, _EPOCH + p[_TIME] * _US, str(p[_FAMILY]),
+                    _measure(p[_SPEED]), _measure(p[_SPIN]), _measure(p[_HEIGHT]))
+
+
 class PitcherState:
-    """What the processor keeps per pitcher, as one value: the pitches of the games in play, the summaries
-    of recent outings, the two timers and `finalized`. One JSON value is read and written per call: PySpark's
-    list state deserializes each element with its own schema (~90 us a pitch, measured), and every state
-    access is a round trip to the JVM. Times are integer microseconds, dates day ordinals: lossless."""
+    """What the processor keeps per pitcher, as one value: the pitches of the games in play (held as
+    lists, above), the summaries of recent outings, the two timers and `finalized`. One JSON value is read
+    and written per call: PySpark's list state deserializes each element with its own schema (~90 us a
+    pitch, measured), and every state access is a round trip to the JVM. Lossless."""
 
     NAME = "pitcher"  # the state variable
     VERSION = 1
@@ -132,7 +174,7 @@ class PitcherState:
 
     def __init__(self, raw: tuple | None) -> None:
         held = json.loads(raw[0]) if raw else {}
-        self.pitches = [_unpack(p) for p in held.get("pitches", [])]
+        self.pitches: list[list] = held.get("pitches", [])
         self.outings = [Outing(date.fromordinal(d), g, n) for d, g, n in held.get("outings", [])]
         self.final_at: int | None = held.get("final_at")  # ms of the timer that finalizes pitches
         self.expiry_at: int | None = held.get("expiry_at")  # ms of the timer that summarizes quiet games
@@ -140,29 +182,17 @@ class PitcherState:
         # finalization. Spark drops rows behind the previous watermark before they reach the processor,
         # so no pitch can arrive at or behind `finalized`.
         self.finalized: int = held.get("finalized", -1)
-        for p in self.pitches:
-            p["final"] = _ms(p["event_time"]) <= self.finalized
+
+    def final_before(self) -> int:
+        """A held pitch is final when its time (us) is below this: at or behind `finalized` (ms)."""
+        return (self.finalized + 1) * 1000
 
     def dump(self) -> tuple:
         return (json.dumps({
-            "v": self.VERSION, "pitches": [_pack(p) for p in self.pitches],
+            "v": self.VERSION, "pitches": self.pitches,
             "outings": [(o.game_date.toordinal(), o.game_pk, o.pitches) for o in self.outings],
             "final_at": self.final_at, "expiry_at": self.expiry_at, "finalized": self.finalized,
         }, separators=(",", ":")),)
-
-
-def _pack(p: dict) -> list:
-    return [None if p[n] is None else p[n].toordinal() if n == "game_date"
-            else (p[n] - _EPOCH) // _US if n in ("event_time", "ingest_time") else p[n] for n in PITCH_NAMES]
-
-
-def _unpack(values: list) -> dict:
-    p = dict(zip(PITCH_NAMES, values))
-    p["game_date"] = date.fromordinal(p["game_date"])
-    p["event_time"] = _EPOCH + p["event_time"] * _US
-    if p["ingest_time"] is not None:
-        p["ingest_time"] = _EPOCH + p["ingest_time"] * _US
-    return p
 
 
 class PitcherFeatures(StatefulProcessor):
@@ -183,13 +213,14 @@ class PitcherFeatures(StatefulProcessor):
         batch (a timer per pitch would call back once per pitch; one at the earliest pitch moved every batch:
         two round trips to the JVM, ~15 % of the state's time at 1,000 events/s, profiled). The other is the
         game expiry, rounded up to the hour so that it moves once an hour of play, not with every pitch."""
-        pending = [_ms(p["event_time"]) for p in st.pitches if not p["final"]]
+        limit = st.final_before()
+        pending = [p[_TIME] for p in st.pitches if p[_TIME] >= limit]
         final_at = None
         if pending:
-            final_at = st.final_at if st.final_at is not None and st.final_at > watermark else max(pending)
+            final_at = st.final_at if st.final_at is not None and st.final_at > watermark else max(pending) // 1000
         expiry_at = None
         if st.pitches:
-            quiet = _ms(max(p["event_time"] for p in st.pitches)) + GAME_STATE_HOURS * 3_600_000
+            quiet = max(p[_TIME] for p in st.pitches) // 1000 + GAME_STATE_HOURS * 3_600_000
             expiry_at = -(-quiet // 3_600_000) * 3_600_000
         held, wanted = {st.final_at, st.expiry_at} - {None}, {final_at, expiry_at} - {None}
         for at in held - wanted:
@@ -198,61 +229,66 @@ class PitcherFeatures(StatefulProcessor):
             self.handle.registerTimer(at)
         st.final_at, st.expiry_at = final_at, expiry_at
 
-    def _outings_for(self, pitches: list[dict], stored: list[Outing], game_pk: int) -> list[Outing]:
+    @staticmethod
+    def _outings_for(pitches: list[list], stored: list[Outing], game_pk: int) -> list[Outing]:
         """Stored outings, plus the other games still held in state (summarized the same way)."""
         held: dict[tuple, set] = {}
         for p in pitches:
-            if int(p["game_pk"]) != game_pk:
-                held.setdefault((_date(p["game_date"]), int(p["game_pk"])), set()).add(
-                    (p["at_bat_number"], p["pitch_number"]))
-        return stored + [Outing(d, g, len(keys)) for (d, g), keys in held.items()]
+            if p[_GAME] != game_pk:
+                held.setdefault((p[_DAY], p[_GAME]), set()).add((p[_AT_BAT], p[_PITCH]))
+        return stored + [Outing(date.fromordinal(d), g, len(keys)) for (d, g), keys in held.items()]
 
-    def _emit(self, pitcher_id: int, pitches: list[dict], outings: list[Outing], targets: list[dict],
-              final: bool) -> list[Row]:
-        wanted = {int(p["game_pk"]) for p in targets}
-        games: dict[int, list[PitchObs]] = {}
-        for q in pitches:
-            if int(q["game_pk"]) in wanted:
-                games.setdefault(int(q["game_pk"]), []).append(_obs(q))
-        position = {}
-        for g, obs in games.items():  # each game sorted once; a pitch's features read its prefix
-            obs.sort(key=lambda o: o.order)
-            position.update({(g, o.at_bat_number, o.pitch_number): i for i, o in enumerate(obs)})
-        places = [((int(p["game_pk"]), _date(p["game_date"]).year),
-                   position[(int(p["game_pk"]), int(p["at_bat_number"]), int(p["pitch_number"]))]) for p in targets]
-        at: dict[tuple[int, int], list[int]] = {}  # (game, season) -> the targets' positions in the game
-        for game, i in places:
-            at.setdefault(game, []).append(i)
-        windows = {(g, season): outing_windows(games[g], positions, self._outings_for(pitches, outings, g),
-                                               self.baselines.get((pitcher_id, season), {}))
-                   for (g, season), positions in at.items()}
-        return [Row(**_row(pitcher_id, p, windows[game][i], final)) for p, (game, i) in zip(targets, places)]
+    def _windows(self, pitcher_id: int, st: PitcherState, targets: list[list]) -> dict[tuple, WindowFeatures]:
+        """The window features of each target pitch (by key), from its game's pitches held before it: one
+        pass per game and season for all of them - a call's provisional and final rows share it."""
+        groups: dict[tuple[int, int], list[list]] = {}  # (game, season) -> its targets
+        for p in targets:
+            groups.setdefault((p[_GAME], date.fromordinal(p[_DAY]).year), []).append(p)
+        games: dict[int, tuple[list[PitchObs], dict]] = {}
+        out = {}
+        for (g, season), group in groups.items():
+            if g not in games:  # each game sorted once; a pitch's features read its prefix
+                held = sorted((q for q in st.pitches if q[_GAME] == g), key=_IN_GAME)
+                days: dict[int, date] = {}
+                obs = [_obs_of(q, days[q[_DAY]] if q[_DAY] in days else days.setdefault(q[_DAY], date.fromordinal(q[_DAY])))
+                       for q in held]
+                games[g] = obs, {(q[_AT_BAT], q[_PITCH]): i for i, q in enumerate(held)}
+            obs, position = games[g]
+            places = [position[(p[_AT_BAT], p[_PITCH])] for p in group]
+            windows = outing_windows(obs, places, self._outings_for(st.pitches, st.outings, g),
+                                     self.baselines.get((pitcher_id, season), {}))
+            out.update({_KEY(p): windows[i] for p, i in zip(group, places)})
+        return out
+
+    @staticmethod
+    def _rows(pitcher_id: int, pitches: list[list], windows: dict, final: bool) -> list[Row]:
+        return [Row(**_row(pitcher_id, _pitch(p), windows[_KEY(p)], final)) for p in pitches]
 
     def handleInputRows(self, key, rows, timerValues) -> Iterator[Row]:  # noqa: ANN001
         pitcher_id = int(key[0])
         watermark = timerValues.getCurrentWatermarkInMs()
         st = PitcherState(self.state.get())
-        known = {(p["game_pk"], p["at_bat_number"], p["pitch_number"]) for p in st.pitches}
+        known = set(map(_KEY, st.pitches))
         new = []
         for row in rows:
-            p = row.asDict()
-            k = (p["game_pk"], p["at_bat_number"], p["pitch_number"])
+            p = _held(row)
+            k = _KEY(p)
             if k in known:
                 continue  # a duplicate the pitcher's state has already seen
             known.add(k)
-            p.update(event_time=_ts(p["event_time"]), final=False,
-                     ingest_time=None if p["ingest_time"] is None else _ts(p["ingest_time"]))
-            new.append({n: p[n] for n in (*PITCH_NAMES, "final")})
+            new.append(p)
         st.pitches.extend(new)
         # A timer of this pitcher due in this batch (the same watermark) is done here, and replaced by
         # _schedule before it fires: one call, one state read and write per pitcher and batch instead of
         # two, and 3-4 fewer round trips to the JVM (profiled: ~30 % of the state's time went to them).
-        due = self._is_due(st, watermark)
-        if not new and not due:
+        due = self._due(st, watermark)
+        expired = st.expiry_at is not None and st.expiry_at <= watermark
+        if not new and not due and not expired:
             return
-        out = self._emit(pitcher_id, st.pitches, st.outings, new, final=False) if new else []
-        if due:
-            out += self._advance(pitcher_id, st, watermark)
+        windows = self._windows(pitcher_id, st, new + due) if new or due else {}
+        out = self._rows(pitcher_id, new, windows, final=False)
+        if due or expired:
+            out += self._advance(pitcher_id, st, watermark, due, windows)
         self._schedule(st, watermark)
         self.state.update(st.dump())
         yield from out
@@ -264,58 +300,54 @@ class PitcherFeatures(StatefulProcessor):
         st.final_at = None if st.final_at == fired else st.final_at  # a fired timer is gone: forget it
         st.expiry_at = None if st.expiry_at == fired else st.expiry_at
         watermark = timerValues.getCurrentWatermarkInMs()
-        out = self._advance(int(key[0]), st, watermark)
+        due = self._due(st, watermark)
+        out = self._advance(int(key[0]), st, watermark, due, self._windows(int(key[0]), st, due) if due else {})
         self._schedule(st, watermark)
         self.state.update(st.dump())
         yield from out
 
     @staticmethod
-    def _due(st: PitcherState, watermark: int) -> list[dict]:
-        """The pitches awaiting their final row that the watermark has passed."""
-        return [p for p in st.pitches if not p["final"] and _ms(p["event_time"]) <= watermark]
+    def _due(st: PitcherState, watermark: int) -> list[list]:
+        """The pitches awaiting their final row that the watermark (ms) has passed."""
+        first, end = st.final_before(), (watermark + 1) * 1000
+        return [p for p in st.pitches if first <= p[_TIME] < end]
 
-    def _is_due(self, st: PitcherState, watermark: int) -> bool:
-        """Whether a pitch awaits its final row at this watermark, or the expiry timer has come."""
-        return (st.expiry_at is not None and st.expiry_at <= watermark) or bool(self._due(st, watermark))
-
-    def _advance(self, pitcher_id: int, st: PitcherState, watermark: int) -> list[Row]:
-        """Final rows of the pitches the watermark has passed; games quiet for GAME_STATE_HOURS summarized."""
-        due = sorted(self._due(st, watermark),
-                     key=lambda p: (p["game_date"], p["game_pk"], p["at_bat_number"], p["pitch_number"]))
+    def _advance(self, pitcher_id: int, st: PitcherState, watermark: int, due: list[list],
+                 windows: dict) -> list[Row]:
+        """Final rows of the due pitches (their windows given); games quiet for GAME_STATE_HOURS summarized."""
         out = []
         if due:
-            out = self._emit(pitcher_id, st.pitches, st.outings, due, final=True)
-            for p in due:
-                p["final"] = True
+            out = self._rows(pitcher_id, sorted(due, key=_IN_SEASON), windows, final=True)
             st.finalized = watermark
-        quiet_since = max((_ms(p["event_time"]) for p in st.pitches), default=None)
-        if quiet_since is not None and quiet_since + GAME_STATE_HOURS * 3_600_000 <= watermark \
-                and all(p["final"] for p in st.pitches):
+        quiet_since = max((p[_TIME] for p in st.pitches), default=None)
+        if quiet_since is not None and quiet_since // 1000 + GAME_STATE_HOURS * 3_600_000 <= watermark \
+                and quiet_since < st.final_before():
             # every game of this pitcher has been quiet for GAME_STATE_HOURS: summarize, keep the outings
             self._summarize(st, st.pitches)
             st.pitches, st.finalized = [], -1
         elif due:
-            over = self._over(st.pitches)
+            over = self._over(st.pitches, st.final_before())
             if over:
-                self._summarize(st, [p for p in st.pitches if p["game_pk"] in over])
-                st.pitches = [p for p in st.pitches if p["game_pk"] not in over]
+                self._summarize(st, [p for p in st.pitches if p[_GAME] in over])
+                st.pitches = [p for p in st.pitches if p[_GAME] not in over]
         return out
 
     @staticmethod
-    def _over(pitches: list[dict]) -> set:
-        """Games that are over: every pitch final, and the pitcher has since thrown a final pitch in another
-        game. A pitcher is in one game at a time, so no on-time pitch of such a game can come any more (it
-        would be later than the watermark, which has passed his pitch in the other game)."""
-        latest = max((p["event_time"] for p in pitches if p["final"]), default=None)
+    def _over(pitches: list[list], final_before: int) -> set:
+        """Games that are over: every pitch final (time below `final_before`), and the pitcher has since
+        thrown a final pitch in another game. A pitcher is in one game at a time, so no on-time pitch of
+        such a game can come any more (it would be later than the watermark, which has passed his pitch in
+        the other game)."""
+        latest = max((p[_TIME] for p in pitches if p[_TIME] < final_before), default=None)
         games: dict = {}  # game -> (its last pitch's time, all its pitches final)
         for p in pitches:
-            t, final = games.get(p["game_pk"], (p["event_time"], True))
-            games[p["game_pk"]] = (max(t, p["event_time"]), final and p["final"])
+            t, final = games.get(p[_GAME], (p[_TIME], True))
+            games[p[_GAME]] = (max(t, p[_TIME]), final and p[_TIME] < final_before)
         if latest is None or len(games) < 2:
             return set()
         return {g for g, (t, final) in games.items() if final and t < latest}
 
-    def _summarize(self, st: PitcherState, pitches: list[dict]) -> None:
+    def _summarize(self, st: PitcherState, pitches: list[list]) -> None:
         """Fold these pitches' games into the pitcher's outings (those within REST_HORIZON_DAYS kept)."""
         outings = self._outings_for(pitches, st.outings, game_pk=-1)
         newest = max(o.game_date for o in outings)

@@ -24,8 +24,10 @@ class Handle:
         self.calls.append(("delete", at))
 
 
-def _pitch(second: int, final: bool = False) -> dict:
-    return {"event_time": T0 + timedelta(seconds=second), "final": final}
+def _pitch(second: int) -> list:
+    """A held pitch (PitcherState's form) at `second` - only its time matters here."""
+    us = (T0 + timedelta(seconds=second) - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+    return [1, 1, second + 1, T0.toordinal(), us, None, "four_seam", 95.0, 2300.0, 6.0, 0.0, 0.0, "s", "NYM"]
 
 
 def _ms_at(second: int) -> int:
@@ -53,7 +55,7 @@ def test_the_timer_is_set_at_the_latest_pending_pitch():
 
 def test_a_timer_still_to_come_is_kept_while_the_pitcher_pitches_on():
     processor, handle, st = _processor()
-    st.pitches = [_pitch(10, final=True), _pitch(20), _pitch(30), _pitch(40)]
+    st.pitches, st.finalized = [_pitch(10), _pitch(20), _pitch(30), _pitch(40)], _ms_at(10)  # 10 s final
     st.final_at, st.expiry_at = _ms_at(30), _expiry(40)
     processor._schedule(st, watermark=_ms_at(12))  # 30 s is still ahead of the watermark
     assert st.final_at == _ms_at(30) and handle.calls == []
@@ -61,7 +63,7 @@ def test_a_timer_still_to_come_is_kept_while_the_pitcher_pitches_on():
 
 def test_a_timer_the_watermark_has_reached_is_moved_to_the_latest_pending_pitch():
     processor, handle, st = _processor()
-    st.pitches = [_pitch(20, final=True), _pitch(30, final=True), _pitch(45), _pitch(50)]
+    st.pitches, st.finalized = [_pitch(20), _pitch(30), _pitch(45), _pitch(50)], _ms_at(30)
     st.final_at, st.expiry_at = _ms_at(30), _expiry(50)
     processor._schedule(st, watermark=_ms_at(30))  # due in this batch: it would fire after this call
     assert st.final_at == _ms_at(50)
@@ -70,7 +72,7 @@ def test_a_timer_the_watermark_has_reached_is_moved_to_the_latest_pending_pitch(
 
 def test_no_pending_pitch_no_finalizing_timer():
     processor, handle, st = _processor()
-    st.pitches = [_pitch(20, final=True)]
+    st.pitches, st.finalized = [_pitch(20)], _ms_at(20)
     st.final_at, st.expiry_at = _ms_at(20), _expiry(20)
     processor._schedule(st, watermark=_ms_at(25))
     assert st.final_at is None and handle.calls == [("delete", _ms_at(20))]
