@@ -38,13 +38,21 @@ def _read_lines(spark: SparkSession, path: str, n: int) -> list[str]:
         reader.close()
 
 
+_planned: dict[str, tuple[int, int]] = {}  # checkpoint -> (the last batch read, its batchWatermarkMs)
+
+
 def batch_info(spark: SparkSession, checkpoint: str, batch_id: int) -> BatchInfo:
-    """The planned watermark and trigger time of `batch_id` in the stream checkpointed at `checkpoint`."""
-    offsets = f"{checkpoint.rstrip('/')}/offsets"
-    meta = json.loads(_read_lines(spark, f"{offsets}/{batch_id}", 2)[1])
+    """The planned watermark and trigger time of `batch_id` in the stream checkpointed at `checkpoint`.
+    Batch N's offsets file, read for N, gives N + 1 its watermark for late events: kept, so a stream reads
+    one file a micro-batch, not two (an offsets file is never rewritten)."""
+    key = checkpoint.rstrip("/")
+    meta = json.loads(_read_lines(spark, f"{key}/offsets/{batch_id}", 2)[1])
     late_ms = 0
     if batch_id > 0:
-        late_ms = json.loads(_read_lines(spark, f"{offsets}/{batch_id - 1}", 2)[1]).get("batchWatermarkMs", 0)
+        held = _planned.get(key)
+        late_ms = held[1] if held and held[0] == batch_id - 1 else \
+            json.loads(_read_lines(spark, f"{key}/offsets/{batch_id - 1}", 2)[1]).get("batchWatermarkMs", 0)
+    _planned[key] = (batch_id, meta.get("batchWatermarkMs", 0))
     return BatchInfo(
         batch_id=batch_id,
         watermark=datetime.fromtimestamp(late_ms / 1000, timezone.utc),
@@ -55,9 +63,11 @@ def batch_info(spark: SparkSession, checkpoint: str, batch_id: int) -> BatchInfo
 _query_ids: dict[str, str] = {}
 
 
-def forget_query_id(checkpoint: str) -> None:
-    """Drop the cached id: a checkpoint deleted and created again at the same path has a new one."""
+def forget_checkpoint(checkpoint: str) -> None:
+    """Drop what is cached of a checkpoint (its id, its last batch's watermark): a checkpoint deleted and
+    created again at the same path is a new query."""
     _query_ids.pop(checkpoint.rstrip("/"), None)
+    _planned.pop(checkpoint.rstrip("/"), None)
 
 
 def query_id(spark: SparkSession, checkpoint: str) -> str:

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.errors import StreamingQueryException
 from pyspark.sql.streaming import StreamingQuery
 
-from readiness_platform.checkpoint import forget_query_id
+from readiness_platform.checkpoint import forget_checkpoint
 from readiness_platform.feature_store import OnlinePublisher, forget_stores
 from readiness_platform.kafka import SOURCE_SCHEME, ensure_topics, stream_failure
 from readiness_platform.lakehouse import ensure_tables
@@ -174,7 +174,7 @@ def start_stream(
     checkpoint = checkpoint or f"{settings.checkpoints}/stream"
     # A checkpoint deleted and made again at this path is a new query with a new id: cached, the old id
     # would make the writers skip the new query's batches as "already committed" (seen in a benchmark).
-    forget_query_id(checkpoint)
+    forget_checkpoint(checkpoint)
     forget_caches()  # the writer's caches of Delta rows are rebuilt from the tables, as after a restart
     forget_stores()  # and the Feast store from its registry
     tune_gc()
