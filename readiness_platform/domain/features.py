@@ -38,8 +38,8 @@ FASTBALL_PREFERENCE = (PitchFamily.FOUR_SEAM, PitchFamily.SINKER, PitchFamily.CU
 
 class PitchObs(NamedTuple):
     """What the features need of one pitch. A named tuple: immutable like the frozen dataclasses here, and
-    built in a quarter of the time - the stream builds one per pitch of the game in play per pitcher and
-    micro-batch (profiled: a fifth of the pitchers' state's own Python as a dataclass)."""
+    built in 0.28 us instead of 1.03 us - the stream builds one per pitch of the game in play per pitcher
+    and micro-batch (the processor's Python per call 683 -> 646 us, benchmarks/state_bench.py)."""
 
     game_pk: int
     at_bat_number: int

@@ -124,7 +124,8 @@ def _row(pitcher_id: int, p: dict, wf: WindowFeatures, final: bool) -> dict:
 # A pitch as the pitcher state holds it: the PITCH_NAMES values in that order, the date as a day ordinal and
 # the times as integer microseconds since the epoch - the JSON form itself, so that the state is read and
 # written by json.loads/dumps alone, with no conversion per pitch held (converting every pitch both ways was
-# ~20 % of the processor's Python, profiled). Whether a pitch is final follows from its time (`_final_before`).
+# ~15 % of the processor's Python, profiled). Whether a pitch is final follows from its time
+# (PitcherState.final_before).
 _GAME, _AT_BAT, _PITCH, _DAY, _TIME, _INGEST, _FAMILY, _SPEED, _SPIN, _HEIGHT = map(PITCH_NAMES.index, (
     "game_pk", "at_bat_number", "pitch_number", "game_date", "event_time", "ingest_time", "pitch_family",
     "release_speed", "release_spin_rate", "release_pos_z"))
@@ -249,9 +250,8 @@ class PitcherFeatures(StatefulProcessor):
         for (g, season), group in groups.items():
             if g not in games:  # each game sorted once; a pitch's features read its prefix
                 held = sorted((q for q in st.pitches if q[_GAME] == g), key=_IN_GAME)
-                days: dict[int, date] = {}
-                obs = [_obs_of(q, days[q[_DAY]] if q[_DAY] in days else days.setdefault(q[_DAY], date.fromordinal(q[_DAY])))
-                       for q in held]
+                days = {d: date.fromordinal(d) for d in {q[_DAY] for q in held}}
+                obs = [_obs_of(q, days[q[_DAY]]) for q in held]
                 games[g] = obs, {(q[_AT_BAT], q[_PITCH]): i for i, q in enumerate(held)}
             obs, position = games[g]
             places = [position[(p[_AT_BAT], p[_PITCH])] for p in group]
