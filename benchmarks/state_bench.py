@@ -96,11 +96,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     work = calls(args.games, args.chunk)
-    timings, emitted, states = [], 0, {}
-    for _ in range(args.rounds):
-        seconds, emitted, states = run(work)
-        timings.append(seconds)
-    best = min(timings)
+    runs = [run(work) for _ in range(args.rounds)]
+    best, (_, emitted, states) = min(seconds for seconds, _, _ in runs), runs[-1]
     size = sum(len(s.value[0]) for s in states.values() if s.value) / max(1, len(states))
     print(f"pitchers' state: {len(work)} calls of {args.chunk} pitches, {emitted} rows emitted, "
           f"{best / len(work) * 1e6:.0f} us a call (best of {args.rounds}), state {size:,.0f} bytes a pitcher")

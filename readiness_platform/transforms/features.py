@@ -70,7 +70,7 @@ PITCH_FIELDS = [
 ]
 PITCH_NAMES = [f.name for f in PITCH_FIELDS]
 _EPOCH = datetime(1970, 1, 1)
-_US, _MS = timedelta(microseconds=1), timedelta(milliseconds=1)
+_US = timedelta(microseconds=1)
 
 
 def _window_fields() -> list[T.StructField]:
@@ -108,12 +108,6 @@ def _date(v):  # noqa: ANN001, ANN202
     if type(v) is date:
         return v
     return pd.Timestamp(v).date()
-
-
-def _ms(t: datetime) -> int:
-    if type(t) is datetime and t.tzinfo is None:
-        return (t - _EPOCH) // _MS
-    return int(pd.Timestamp(t).value // 1_000_000)
 
 
 def _row(pitcher_id: int, p: dict, wf: WindowFeatures, final: bool) -> dict:
@@ -285,7 +279,7 @@ class PitcherFeatures(StatefulProcessor):
         expired = st.expiry_at is not None and st.expiry_at <= watermark
         if not new and not due and not expired:
             return
-        windows = self._windows(pitcher_id, st, new + due) if new or due else {}
+        windows = self._windows(pitcher_id, st, new + due)
         out = self._rows(pitcher_id, new, windows, final=False)
         if due or expired:
             out += self._advance(pitcher_id, st, watermark, due, windows)
@@ -301,7 +295,7 @@ class PitcherFeatures(StatefulProcessor):
         st.expiry_at = None if st.expiry_at == fired else st.expiry_at
         watermark = timerValues.getCurrentWatermarkInMs()
         due = self._due(st, watermark)
-        out = self._advance(int(key[0]), st, watermark, due, self._windows(int(key[0]), st, due) if due else {})
+        out = self._advance(int(key[0]), st, watermark, due, self._windows(int(key[0]), st, due))
         self._schedule(st, watermark)
         self.state.update(st.dump())
         yield from out

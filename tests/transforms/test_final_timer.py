@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from readiness_platform.domain.features import GAME_STATE_HOURS
-from readiness_platform.transforms.features import PitcherFeatures, PitcherState, _ms
+from readiness_platform.transforms.features import PitcherFeatures, PitcherState
 
 T0 = datetime(2026, 11, 30, 19, 0)
+EPOCH = datetime(1970, 1, 1)
 HOUR = 3_600_000
 
 
@@ -26,12 +27,16 @@ class Handle:
 
 def _pitch(second: int) -> list:
     """A held pitch (PitcherState's form) at `second` - only its time matters here."""
-    us = (T0 + timedelta(seconds=second) - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-    return [1, 1, second + 1, T0.toordinal(), us, None, "four_seam", 95.0, 2300.0, 6.0, 0.0, 0.0, "s", "NYM"]
+    return [1, 1, second + 1, T0.toordinal(), _us_at(second), None, "four_seam", 95.0, 2300.0, 6.0, 0.0, 0.0, "s",
+            "NYM"]
+
+
+def _us_at(second: int) -> int:
+    return (T0 + timedelta(seconds=second) - EPOCH) // timedelta(microseconds=1)
 
 
 def _ms_at(second: int) -> int:
-    return _ms(T0 + timedelta(seconds=second))
+    return _us_at(second) // 1000
 
 
 def _expiry(last_second: int) -> int:
