@@ -1,6 +1,7 @@
 """The pitchers' state processor's own Python per call (transforms.features.PitcherFeatures), without Spark:
 real outings of the corpus (every game of 60 pitches or more, at most 60 of them) fed to the processor a few
-pitches at a time, the watermark one chunk behind, through an in-memory value state and timer handle. Spark's
+pitches at a time, the watermark one chunk behind, through an in-memory value state (one per pitcher group,
+as in the stream) and timer handle. Spark's
 part of a call (state round trips, rows in and out) is not in it: this is the share the project's code owns.
 
     python -m benchmarks.state_bench [--chunk 5] [--games 60] [--rounds 5]
@@ -19,7 +20,7 @@ from pyspark.sql import Row
 
 from readiness_platform.replay.statcast import load_pitches, statcast_files
 from readiness_platform.settings import get_settings
-from readiness_platform.transforms.features import PITCH_NAMES, PitcherFeatures
+from readiness_platform.transforms.features import PITCH_NAMES, GroupState, PitcherFeatures, pitcher_group
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -83,8 +84,9 @@ def run(work: list[tuple[int, list[Row], int]]) -> tuple[float, int, dict[int, V
     emitted = 0
     started = time.perf_counter()
     for pitcher, rows, watermark in work:
-        processor.state = states.setdefault(pitcher, ValueState())
-        out: Iterator[Row] = processor.handleInputRows((pitcher,), iter(rows), TimerValues(watermark))
+        group = pitcher_group(pitcher)
+        processor.state = states.setdefault(group, ValueState())
+        out: Iterator[Row] = processor.handleInputRows((group,), iter(rows), TimerValues(watermark))
         emitted += sum(1 for _ in out)
     return time.perf_counter() - started, emitted, states
 
@@ -98,7 +100,8 @@ def main() -> None:
     work = calls(args.games, args.chunk)
     runs = [run(work) for _ in range(args.rounds)]
     best, (_, emitted, states) = min(seconds for seconds, _, _ in runs), runs[-1]
-    size = sum(len(s.value[0]) for s in states.values() if s.value) / max(1, len(states))
+    held = [json for s in states.values() if s.value for json in GroupState(s.value).states.values()]
+    size = sum(map(len, held)) / max(1, len(held))
     print(f"pitchers' state: {len(work)} calls of {args.chunk} pitches, {emitted} rows emitted, "
           f"{best / len(work) * 1e6:.0f} us a call (best of {args.rounds}), state {size:,.0f} bytes a pitcher")
 

@@ -5,8 +5,10 @@ watermark. Stateful operators of batch N drop input at or behind the watermark *
 "watermark for late events"; N's own value only evicts state), which was measured here: a row between
 the two watermarks still passes deduplication. foreachBatch writers therefore flag late rows with that
 same value, so "late" in the tables means exactly "not seen by the stream's state". The query id names
-the run for exactly-once commit markers: a new checkpoint is a new run. Files are read through Hadoop's
-FileSystem, so s3a:// checkpoints work too.
+the run for exactly-once commit markers: a new checkpoint is a new run. The state's layout (how the
+stateful operators key and hold what they keep) is named in a file of the project's beside Spark's: Spark
+resumes state of another layout without a word when its keys have the same types, and would then start
+every pitcher afresh. Files are read through Hadoop's FileSystem, so s3a:// checkpoints work too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
+
+from readiness_platform.domain.errors import ReadinessError
+
+LAYOUT_FILE = "readiness-state-layout"
+
+
+class CheckpointLayoutError(ReadinessError):
+    """A checkpoint whose state this code cannot read: made with another layout of the state."""
 
 
 @dataclass(frozen=True)
@@ -27,10 +37,15 @@ class BatchInfo:
     trigger_time: datetime
 
 
-def _read_lines(spark: SparkSession, path: str, n: int) -> list[str]:
+def _fs(spark: SparkSession, path: str):  # noqa: ANN202 - (Hadoop FileSystem, Path)
     jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
     hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath  # type: ignore[attr-defined]
+
+
+def _read_lines(spark: SparkSession, path: str, n: int) -> list[str]:
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    fs, hpath = _fs(spark, path)
     reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(hpath), "UTF-8"))
     try:
         return [line for line in (reader.readLine() for _ in range(n)) if line is not None]
@@ -76,3 +91,30 @@ def query_id(spark: SparkSession, checkpoint: str) -> str:
     if key not in _query_ids:
         _query_ids[key] = json.loads(_read_lines(spark, f"{key}/metadata", 1)[0])["id"]
     return _query_ids[key]
+
+
+def claim_layout(spark: SparkSession, checkpoint: str, layout: str) -> None:
+    """Name the state's layout in a new checkpoint; refuse one that holds state of another layout (one with
+    micro-batches and no name was made before layouts were named: a key per pitcher)."""
+    key = checkpoint.rstrip("/")
+    fs, marker = _fs(spark, f"{key}/{LAYOUT_FILE}")
+    if fs.exists(marker):
+        found = _read_lines(spark, f"{key}/{LAYOUT_FILE}", 1)[0].strip()
+    else:
+        offsets_fs, offsets = _fs(spark, f"{key}/offsets")
+        found = None
+        if offsets_fs.exists(offsets) and offsets_fs.listStatus(offsets):
+            found = "a key per pitcher (before layouts were named)"
+        else:
+            out = fs.create(marker, True)
+            try:
+                out.write(layout.encode() + b"\n")
+            finally:
+                out.close()
+            return
+    if found != layout:
+        raise CheckpointLayoutError(
+            f"the checkpoint {key} holds the pitchers' state as {found}; this version keeps it as {layout}. "
+            "Spark would resume it without the pitchers' games in play. Start the stream on a new checkpoint "
+            "(--checkpoint, or READINESS_CHECKPOINT_URI) - its Kafka offsets start from "
+            "stream_starting_offsets - or run the version that made this one to the end of its games.")

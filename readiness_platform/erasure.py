@@ -456,9 +456,8 @@ def _postgres(run: _Run, conn: psycopg.Connection) -> list[PlaceResult]:
 
 def _stream_state(run: _Run) -> list[PlaceResult]:
     """The stream's state store, read with Spark's state data source (read-only in Spark 4.2)."""
-    from pyspark.sql import functions as F
 
-    from readiness_platform.transforms.features import PitcherState
+    from readiness_platform.transforms.features import GroupState
 
     checkpoint = f"{run.settings.checkpoints.rstrip('/')}/stream"
     local = "://" not in checkpoint or checkpoint.startswith("file://")
@@ -469,20 +468,21 @@ def _stream_state(run: _Run) -> list[PlaceResult]:
     spark = run.spark
     spark.streams.active  # noqa: B018 - starts the session's state store coordinator, which the reader needs
     found = 0
-    # The pitcher state (transforms.features.PitcherState, one JSON value per pitcher) holds the data: the
-    # pitches of games in play (measurements) and the outing summaries (date, game, pitch count); each is
-    # counted as a state row. The deduplication state holds event keys only ("pitch/<game>/<at bat>/<pitch>",
-    # no id, no value).
+    # The pitchers' state (transforms.features.GroupState: per group of pitchers, each one's PitcherState as
+    # JSON) holds the data: the pitches of games in play (measurements) and the outing summaries (date,
+    # game, pitch count); each is counted as a state row. The deduplication state holds event keys only
+    # ("pitch/<game>/<at bat>/<pitch>", no id, no value).
     for op in spark.read.format("state-metadata").load(checkpoint).collect():
         if not op["operatorName"].startswith("transformWithState"):
             continue
         variables = json.loads(op["operatorProperties"] or "{}").get("stateVariables", [])
-        if not any(v["stateName"] == PitcherState.NAME for v in variables):
+        if not any(v["stateName"] == GroupState.NAME for v in variables):
             continue
         state = spark.read.format("statestore").option("operatorId", op["operatorId"]) \
-            .option("stateVarName", PitcherState.NAME).load(checkpoint)
-        for row in state.where(F.col("key.pitcher_id") == run.pid).select("value.json").collect():
-            held = json.loads(row["json"])
+            .option("stateVarName", GroupState.NAME).load(checkpoint)
+        for row in state.select("value.pitchers", "value.timer").collect():  # GROUPS rows
+            raw = GroupState.pitcher(tuple(row), run.pid)
+            held = json.loads(raw) if raw else {}
             found += len(held.get("pitches", [])) + len(held.get("outings", []))
     return [PlaceResult("stream state (checkpoint)", "state rows", found, kept=True,
                         note="expires: pitches 4 h of feed time after the last one, the rest with the "

@@ -1,18 +1,20 @@
 """Per-pitcher features in Spark: the stateful stream operator, the batch recompute, and scoring.
 
-Stream (`pitcher_features`): keyed by pitcher, transformWithState (rows, not pandas) keeps each pitcher's
-pitches of the games in play and a summary of recent outings (`PitcherState`). A pitch that arrives is
+Stream (`pitcher_features`): transformWithState (rows, not pandas), keyed by a group of pitchers (GROUPS
+of them, below), keeps each pitcher's pitches of the games in play and a summary of recent outings
+(`PitcherState`, in its group's `GroupState`). Each pitcher is worked on alone. A pitch that arrives is
 answered at once with *provisional* features from what is there; when the watermark passes its event time,
 no on-time pitch can still come before it, and it is answered again, *final*, from the complete outing -
 in the batch the watermark passes it, by the pitcher's own call if he has pitches in that batch; a pitcher
-who has stopped pitching gets the final rows of his last pitches together, from his event-time timer, when
-the watermark passes the last of them. So out-of-order arrival within the watermark can change a
-provisional row, never a final one. Duplicates are dropped on the pitch key. A game's pitches are dropped,
-leaving an outing summary (what the features of later games read of it), as soon as the game is over - all
-its pitches final and a later pitch of the pitcher's, in another game, final too - or at the latest
-GAME_STATE_HOURS after its last pitch (event-time timer); summaries older than REST_HORIZON_DAYS are
-dropped. Holding only the game in play keeps the state a pitcher reads and writes each batch small: with
-four finished games held, it was ~400 pitches, 3.5 ms of JSON per call.
+who has stopped pitching gets the final rows of his last pitches together at his wake-up time (his group's
+event-time timer is at the earliest of its pitchers'), when the watermark passes the last of them. So
+out-of-order arrival within the watermark can change a provisional row, never a final one. Duplicates are
+dropped on the pitch key. A game's pitches are dropped, leaving an outing summary (what the features of
+later games read of it), as soon as the game is over - all its pitches final and a later pitch of the
+pitcher's, in another game, final too - or at the latest GAME_STATE_HOURS after its last pitch (his other
+wake-up time); summaries older than REST_HORIZON_DAYS are dropped. Holding only the game in play keeps the
+state a pitcher reads and writes each batch small: with four finished games held, it was ~400 pitches,
+3.5 ms of JSON per call.
 
 Batch (`pitcher_features_batch`): the same domain functions over every on-time pitch of bronze.
 
@@ -23,7 +25,7 @@ system's calibrations and readings, then indices and alerts for every model vers
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from operator import itemgetter
 import json
@@ -31,6 +33,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 from pyspark.sql import DataFrame, Row
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
 
@@ -158,21 +161,18 @@ def _obs_of(p: list, day: date) -> PitchObs:
 
 
 class PitcherState:
-    """What the processor keeps per pitcher, as one value: the pitches of the games in play (held as
-    lists, above), the summaries of recent outings, the two timers and `finalized`. One JSON value is read
-    and written per call: PySpark's list state deserializes each element with its own schema (~90 us a
-    pitch, measured), and every state access is a round trip to the JVM. Lossless."""
+    """What the processor keeps per pitcher, as one JSON value in his group's map: the pitches of the games
+    in play (held as lists, above), the summaries of recent outings, his two wake-up times and `finalized`.
+    Lossless."""
 
-    NAME = "pitcher"  # the state variable
     VERSION = 1
-    SCHEMA = T.StructType([T.StructField("json", T.StringType())])
 
-    def __init__(self, raw: tuple | None) -> None:
-        held = json.loads(raw[0]) if raw else {}
+    def __init__(self, raw: str | None) -> None:
+        held = json.loads(raw) if raw else {}
         self.pitches: list[list] = held.get("pitches", [])
         self.outings = [Outing(date.fromordinal(d), g, n) for d, g, n in held.get("outings", [])]
-        self.final_at: int | None = held.get("final_at")  # ms of the timer that finalizes pitches
-        self.expiry_at: int | None = held.get("expiry_at")  # ms of the timer that summarizes quiet games
+        self.final_at: int | None = held.get("final_at")  # ms at which to finalize his pitches
+        self.expiry_at: int | None = held.get("expiry_at")  # ms at which to summarize his quiet games
         # A pitch is final once its event time is at or behind `finalized`, the watermark of the last
         # finalization. Spark drops rows behind the previous watermark before they reach the processor,
         # so no pitch can arrive at or behind `finalized`.
@@ -182,16 +182,55 @@ class PitcherState:
         """A held pitch is final when its time (us) is below this: at or behind `finalized` (ms)."""
         return (self.finalized + 1) * 1000
 
-    def dump(self) -> tuple:
-        return (json.dumps({
+    def wake_at(self) -> int | None:
+        """When his group must call him back if he has no pitch by then (ms): the earlier of his two times."""
+        return min((t for t in (self.final_at, self.expiry_at) if t is not None), default=None)
+
+    def dump(self) -> str:
+        return json.dumps({
             "v": self.VERSION, "pitches": self.pitches,
             "outings": [(o.game_date.toordinal(), o.game_pk, o.pitches) for o in self.outings],
             "final_at": self.final_at, "expiry_at": self.expiry_at, "finalized": self.finalized,
-        }, separators=(",", ":")),)
+        }, separators=(",", ":"))
+
+
+class GroupState:
+    """The state of one key of the operator, a group of pitchers (`pitcher_group`): each of its pitchers'
+    PitcherState JSON, parsed only for the pitchers a call works on; each pitcher's wake-up time, so that a
+    call finds the pitchers due without parsing the others; and the group's one event-time timer, at the
+    earliest of them. One value read and written per call: PySpark's list and map states convert each
+    element with its own schema and every state access is a round trip to the JVM (and its value state
+    takes no map column). The pitchers are held as lines, `<pitcher>\t<wake-up ms or empty>\t<JSON>`:
+    JSON as json.dumps writes it has no raw tab or newline."""
+
+    NAME = "pitchers"  # the state variable
+    SCHEMA = T.StructType([T.StructField("pitchers", T.StringType()), T.StructField("timer", T.LongType())])
+
+    def __init__(self, raw: tuple | None) -> None:
+        self.states: dict[int, str] = {}  # pitcher -> PitcherState JSON
+        self.wake: dict[int, int] = {}  # pitcher -> PitcherState.wake_at()
+        self.timer: int | None = raw[1] if raw else None  # the timer registered (ms), if any
+        for line in (raw[0].split("\n") if raw and raw[0] else ()):
+            pitcher, wake, held = line.split("\t", 2)
+            self.states[int(pitcher)] = held
+            if wake:
+                self.wake[int(pitcher)] = int(wake)
+
+    @classmethod
+    def pitcher(cls, raw: tuple, pitcher_id: int) -> str | None:
+        """One pitcher's PitcherState JSON in a group's stored value, if he is in it."""
+        return cls(raw).states.get(pitcher_id)
+
+    def due(self, watermark: int) -> list[int]:
+        """The pitchers whose wake-up time the watermark has reached."""
+        return sorted(p for p, at in self.wake.items() if at <= watermark)
+
+    def dump(self) -> tuple:
+        return ("\n".join(f"{p}\t{self.wake.get(p, '')}\t{held}" for p, held in self.states.items()), self.timer)
 
 
 class PitcherFeatures(StatefulProcessor):
-    """transformWithState processor keyed by pitcher_id (see module docstring)."""
+    """transformWithState processor keyed by pitcher group (see module docstring)."""
 
     def __init__(self, baselines: Baselines) -> None:
         self.baselines = baselines
@@ -199,15 +238,85 @@ class PitcherFeatures(StatefulProcessor):
     def init(self, handle: StatefulProcessorHandle) -> None:
         tune_gc()  # in the Python worker that runs the state
         self.handle = handle
-        self.state = handle.getValueState(PitcherState.NAME, PitcherState.SCHEMA)
+        self.state = handle.getValueState(GroupState.NAME, GroupState.SCHEMA)
 
-    def _schedule(self, st: PitcherState, watermark: int) -> None:
-        """At most two timers per pitcher. One finalizes his pitches if he stops pitching (while he pitches,
-        his own calls do it): set at the latest pitch not yet final, and kept while it is still to come, so
-        that a pitcher with pitches in every micro-batch moves it once per watermark delay or so, not every
-        batch (a timer per pitch would call back once per pitch; one at the earliest pitch moved every batch:
-        two round trips to the JVM, ~15 % of the state's time at 1,000 events/s, profiled). The other is the
-        game expiry, rounded up to the hour so that it moves once an hour of play, not with every pitch."""
+    def handleInputRows(self, key, rows, timerValues) -> Iterator[Row]:  # noqa: ANN001
+        arrived: dict[int, list[Row]] = {}
+        for row in rows:
+            arrived.setdefault(row["pitcher_id"], []).append(row)
+        yield from self._call(GroupState(self.state.get()), arrived, timerValues.getCurrentWatermarkInMs())
+
+    def handleExpiredTimer(self, key, timerValues, expiredTimerInfo) -> Iterator[Row]:  # noqa: ANN001
+        """A group with no pitch in this batch whose timer fired: the same work for its pitchers due."""
+        group = GroupState(self.state.get())
+        if group.timer == expiredTimerInfo.getExpiryTimeInMs():
+            group.timer = None  # a fired timer is gone
+        yield from self._call(group, {}, timerValues.getCurrentWatermarkInMs())
+
+    def _call(self, group: GroupState, arrived: dict[int, list[Row]], watermark: int) -> list[Row]:
+        """The group's pitchers with pitches in this batch, and those whose wake-up time the watermark has
+        reached: a pitcher due in this batch is done by his group's call with input, if it has one, before
+        the group's timer fires (the timer is moved here, so it does not fire then)."""
+        out: list[Row] = []
+        changed = False
+        for pitcher_id in [*arrived, *(p for p in group.due(watermark) if p not in arrived)]:
+            st = PitcherState(group.states.get(pitcher_id))
+            rows = self._pitcher(pitcher_id, st, arrived.get(pitcher_id, ()), watermark)
+            if rows is None:
+                continue
+            out += rows
+            group.states[pitcher_id] = st.dump()
+            wake = st.wake_at()
+            if wake is None:
+                group.wake.pop(pitcher_id, None)
+            else:
+                group.wake[pitcher_id] = wake
+            changed = True
+        timer = min(group.wake.values(), default=None)
+        if timer != group.timer:
+            if group.timer is not None:
+                self.handle.deleteTimer(group.timer)
+            if timer is not None:
+                self.handle.registerTimer(timer)
+            group.timer, changed = timer, True
+        if changed:
+            self.state.update(group.dump())
+        return out
+
+    def _pitcher(self, pitcher_id: int, st: PitcherState, rows: Iterable[Row], watermark: int) -> list[Row] | None:
+        """One pitcher's call: his new pitches answered (provisional), the pitches the watermark has passed
+        answered again (final), his wake-up times moved on. None when there was nothing to do."""
+        new = []
+        if rows:
+            known = set(map(_KEY, st.pitches))
+            for row in rows:
+                p = _held(row)
+                k = _KEY(p)
+                if k in known:
+                    continue  # a duplicate the pitcher's state has already seen
+                known.add(k)
+                new.append(p)
+            st.pitches.extend(new)
+        due = self._due(st, watermark)
+        wake = st.wake_at()
+        woken = wake is not None and wake <= watermark
+        if not new and not due and not woken:
+            return None
+        windows = self._windows(pitcher_id, st, new + due)
+        out = self._rows(pitcher_id, new, windows, final=False)
+        if due or woken:
+            out += self._advance(pitcher_id, st, watermark, due, windows)
+        self._schedule(st, watermark)
+        return out
+
+    @staticmethod
+    def _schedule(st: PitcherState, watermark: int) -> None:
+        """A pitcher's two wake-up times (his group's timer is at the earliest of its pitchers'). One
+        finalizes his pitches if he stops pitching (while he pitches, his own calls do it): at the latest
+        pitch not yet final, and kept while it is still to come, so that it moves once per watermark delay
+        or so, not every batch (the group's timer moves with its earliest pitcher's: one delete and one
+        register, two round trips to the JVM). The other is the game expiry, rounded up to the hour so that
+        it moves once an hour of play, not with every pitch."""
         limit = st.final_before()
         pending = [p[_TIME] for p in st.pitches if p[_TIME] >= limit]
         final_at = None
@@ -217,11 +326,6 @@ class PitcherFeatures(StatefulProcessor):
         if st.pitches:
             quiet = max(p[_TIME] for p in st.pitches) // 1000 + GAME_STATE_HOURS * 3_600_000
             expiry_at = -(-quiet // 3_600_000) * 3_600_000
-        held, wanted = {st.final_at, st.expiry_at} - {None}, {final_at, expiry_at} - {None}
-        for at in held - wanted:
-            self.handle.deleteTimer(at)
-        for at in wanted - held:
-            self.handle.registerTimer(at)
         st.final_at, st.expiry_at = final_at, expiry_at
 
     @staticmethod
@@ -257,48 +361,6 @@ class PitcherFeatures(StatefulProcessor):
     @staticmethod
     def _rows(pitcher_id: int, pitches: list[list], windows: dict, final: bool) -> list[Row]:
         return [Row(**_row(pitcher_id, _pitch(p), windows[_KEY(p)], final)) for p in pitches]
-
-    def handleInputRows(self, key, rows, timerValues) -> Iterator[Row]:  # noqa: ANN001
-        pitcher_id = int(key[0])
-        watermark = timerValues.getCurrentWatermarkInMs()
-        st = PitcherState(self.state.get())
-        known = set(map(_KEY, st.pitches))
-        new = []
-        for row in rows:
-            p = _held(row)
-            k = _KEY(p)
-            if k in known:
-                continue  # a duplicate the pitcher's state has already seen
-            known.add(k)
-            new.append(p)
-        st.pitches.extend(new)
-        # A timer of this pitcher due in this batch (the same watermark) is done here, and replaced by
-        # _schedule before it fires: one call, one state read and write per pitcher and batch instead of
-        # two, and 3-4 fewer round trips to the JVM (profiled: ~30 % of the state's time went to them).
-        due = self._due(st, watermark)
-        expired = st.expiry_at is not None and st.expiry_at <= watermark
-        if not new and not due and not expired:
-            return
-        windows = self._windows(pitcher_id, st, new + due)
-        out = self._rows(pitcher_id, new, windows, final=False)
-        if due or expired:
-            out += self._advance(pitcher_id, st, watermark, due, windows)
-        self._schedule(st, watermark)
-        self.state.update(st.dump())
-        yield from out
-
-    def handleExpiredTimer(self, key, timerValues, expiredTimerInfo) -> Iterator[Row]:  # noqa: ANN001
-        """A pitcher with no pitch in this batch: the same work as handleInputRows does for a due timer."""
-        fired = expiredTimerInfo.getExpiryTimeInMs()
-        st = PitcherState(self.state.get())
-        st.final_at = None if st.final_at == fired else st.final_at  # a fired timer is gone: forget it
-        st.expiry_at = None if st.expiry_at == fired else st.expiry_at
-        watermark = timerValues.getCurrentWatermarkInMs()
-        due = self._due(st, watermark)
-        out = self._advance(int(key[0]), st, watermark, due, self._windows(int(key[0]), st, due))
-        self._schedule(st, watermark)
-        self.state.update(st.dump())
-        yield from out
 
     @staticmethod
     def _due(st: PitcherState, watermark: int) -> list[list]:
@@ -351,11 +413,62 @@ class PitcherFeatures(StatefulProcessor):
         pass
 
 
+# --- the operator's keys ----------------------------------------------------------------------------
+# The state is keyed by a group of pitchers, not by pitcher: transformWithState costs ~1 ms of framework a
+# key and micro-batch whatever the processor does (benchmarks/state_overhead: 200 keys of 12 KB, 427 ms a
+# batch; 8 keys of 300 KB, 208 ms), and the load's pitchers grow with its rate. GROUPS keys, fixed for a
+# checkpoint's life (a pitcher's state is found under his group), chosen so that Spark's hash partitioning
+# gives every state partition the same number of them for 1, 2, 4, 8 or 16 partitions (the first GROUPS
+# integers would give 12 and 20 of 32 to two partitions).
+GROUPS = 32
+_BALANCED_FOR = 16  # partitions
+
+
+def spark_hash(v: int) -> int:
+    """Spark's Murmur3 hash of a long (`F.hash`, seed 42): what its shuffle partitions a long key by."""
+    m = 0xFFFFFFFF
+
+    def rotl(x: int, r: int) -> int:
+        return ((x << r) | (x >> (32 - r))) & m
+
+    h = 42
+    for half in (v & m, (v >> 32) & m):
+        k = rotl(half * 0xCC9E2D51 & m, 15) * 0x1B873593 & m
+        h = (rotl(h ^ k, 13) * 5 + 0xE6546B64) & m
+    h ^= 8
+    h ^= h >> 16
+    h = h * 0x85EBCA6B & m
+    h ^= h >> 13
+    h = h * 0xC2B2AE35 & m
+    h ^= h >> 16
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def _group_keys() -> list[int]:
+    """GROUPS keys, the i-th of them in state partition i % P for every P dividing _BALANCED_FOR."""
+    by_partition: dict[int, list[int]] = {}
+    k = 0
+    while len(by_partition) < _BALANCED_FOR or min(map(len, by_partition.values())) < GROUPS // _BALANCED_FOR:
+        by_partition.setdefault(spark_hash(k) % _BALANCED_FOR, []).append(k)
+        k += 1
+    return [by_partition[i % _BALANCED_FOR][i // _BALANCED_FOR] for i in range(GROUPS)]
+
+
+GROUP_KEYS = _group_keys()
+STATE_LAYOUT = f"{GROUPS} groups of pitchers, GroupState v1"  # named in the checkpoint (checkpoint.claim_layout)
+
+
+def pitcher_group(pitcher_id: int) -> int:
+    return GROUP_KEYS[pitcher_id % GROUPS]
+
+
 def pitcher_features(pitches: DataFrame, baselines: Baselines) -> DataFrame:
     """Streaming: valid pitches under the watermark (columns pitcher_id + PITCH_NAMES) -> FEATURES_SCHEMA rows."""
+    keys = F.array(*(F.lit(k).cast("long") for k in GROUP_KEYS))  # a long key: Spark hashes it as spark_hash
+    group = F.element_at(keys, (F.pmod("pitcher_id", F.lit(GROUPS)) + 1).cast("int"))
     return (
-        pitches.select("pitcher_id", *PITCH_NAMES)
-        .groupBy("pitcher_id")
+        pitches.select(group.alias("pitcher_group"), "pitcher_id", *PITCH_NAMES)
+        .groupBy("pitcher_group")
         .transformWithState(PitcherFeatures(baselines), FEATURES_SCHEMA, "append", "EventTime")
     )
 

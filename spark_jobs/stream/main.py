@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.errors import StreamingQueryException
 from pyspark.sql.streaming import StreamingQuery
 
-from readiness_platform.checkpoint import forget_checkpoint
+from readiness_platform.checkpoint import claim_layout, forget_checkpoint
 from readiness_platform.feature_store import OnlinePublisher, forget_stores
 from readiness_platform.kafka import SOURCE_SCHEME, ensure_topics, stream_failure
 from readiness_platform.lakehouse import ensure_tables
@@ -34,7 +34,7 @@ from readiness_platform.settings import Settings, Tables, get_settings
 from readiness_platform.spark import build_spark
 from readiness_platform.transforms.baselines import baselines_by_pitcher
 from readiness_platform.transforms.contract import parse_feed
-from readiness_platform.transforms.features import PITCH_NAMES, Baselines, pitcher_features
+from readiness_platform.transforms.features import PITCH_NAMES, STATE_LAYOUT, Baselines, pitcher_features
 from readiness_platform.transforms.memory import tune_gc
 from spark_jobs.stream.sinks import forget_caches, write_stream_batch
 
@@ -175,6 +175,7 @@ def start_stream(
     # A checkpoint deleted and made again at this path is a new query with a new id: cached, the old id
     # would make the writers skip the new query's batches as "already committed" (seen in a benchmark).
     forget_checkpoint(checkpoint)
+    claim_layout(spark, checkpoint, STATE_LAYOUT)  # a checkpoint of another state layout is refused
     forget_caches()  # the writer's caches of Delta rows are rebuilt from the tables, as after a restart
     forget_stores()  # and the Feast store from its registry
     tune_gc()

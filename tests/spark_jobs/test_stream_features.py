@@ -15,6 +15,7 @@ from readiness_platform.replay.lag import LagModel
 from readiness_platform.replay.player import play
 from readiness_platform.replay.sinks import LandingFolderSink
 from readiness_platform.replay.statcast import statcast_files
+from readiness_platform.transforms.features import GROUP_KEYS, spark_hash
 from spark_jobs.baselines.main import corpus_pitches, write_baselines
 from spark_jobs.recompute.main import recompute
 from tests.conftest import STATCAST_DIR
@@ -34,6 +35,14 @@ def same(a, b) -> bool:  # noqa: ANN001
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     return a == b
+
+
+def test_the_pitcher_groups_hash_as_spark_partitions_them(spark):
+    from pyspark.sql import functions as F
+
+    values = [*range(-3, 200), 592_789, 2**32 + 7, -(2**40), 2**63 - 1, *GROUP_KEYS]
+    frame = spark.createDataFrame([(v,) for v in values], "v long").select("v", F.hash("v").alias("h"))
+    assert {r["v"]: r["h"] for r in frame.collect()} == {v: spark_hash(v) for v in values}
 
 
 def test_stream_final_rows_equal_the_batch_recompute_on_the_whole_corpus(spark, settings):

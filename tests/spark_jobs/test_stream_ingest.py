@@ -146,3 +146,28 @@ def test_a_stream_started_again_on_a_new_checkpoint_at_the_same_path_writes(spar
         write_files(settings.landing, [[pitch_line(1, 10)], [pitch_line(2, 20)]])
         run_to_end(spark, settings)
         assert sorted(p["pitch_number"] for p in table(settings.tables.pitches)) == [1, 2]
+
+
+def test_a_checkpoint_of_another_state_layout_is_refused_before_the_stream_starts(spark, settings):
+    """Spark would resume the pitchers' state of another layout without a word (the key's type is the same)
+    and start every pitcher afresh: the checkpoint names its layout, and the stream refuses another."""
+    from readiness_platform.checkpoint import LAYOUT_FILE, CheckpointLayoutError
+    from readiness_platform.transforms.features import STATE_LAYOUT
+    from spark_jobs.stream.main import start_stream
+
+    write_files(settings.landing, [[pitch_line(1, 10)]])
+    run_to_end(spark, settings)
+    marker = Path(settings.checkpoints, "stream", LAYOUT_FILE)
+    assert marker.read_text().strip() == STATE_LAYOUT  # a new checkpoint is named
+    write_files(settings.landing, [[pitch_line(2, 20)]])
+    run_to_end(spark, settings)  # the same layout resumes
+    assert sorted(p["pitch_number"] for p in table(settings.tables.pitches)) == [1, 2]
+
+    marker.write_text("a layout of some other version\n")
+    marker.with_name(f".{LAYOUT_FILE}.crc").unlink()  # Hadoop's checksum of the file (written through Spark)
+    with pytest.raises(CheckpointLayoutError, match="a layout of some other version.*new checkpoint"):
+        start_stream(spark, settings, available_now=True)
+    marker.unlink()  # a checkpoint made before layouts were named: batches, no name
+    with pytest.raises(CheckpointLayoutError, match="a key per pitcher"):
+        start_stream(spark, settings, available_now=True)
+    assert not marker.exists() and not spark.streams.active
