@@ -161,9 +161,9 @@ def _obs_of(p: list, day: date) -> PitchObs:
 
 
 class PitcherState:
-    """What the processor keeps per pitcher, as one JSON value in his group's map: the pitches of the games
-    in play (held as lists, above), the summaries of recent outings, his two wake-up times and `finalized`.
-    Lossless."""
+    """What the processor keeps per pitcher, as one JSON value in his group's GroupState: the pitches of the
+    games in play (held as lists, above), the summaries of recent outings, his two wake-up times and
+    `finalized`. Lossless."""
 
     VERSION = 1
 
@@ -419,7 +419,7 @@ class PitcherFeatures(StatefulProcessor):
 # batch; 8 keys of 300 KB, 208 ms), and the load's pitchers grow with its rate. GROUPS keys, fixed for a
 # checkpoint's life (a pitcher's state is found under his group), chosen so that Spark's hash partitioning
 # gives every state partition the same number of them for 1, 2, 4, 8 or 16 partitions (the first GROUPS
-# integers would give 12 and 20 of 32 to two partitions).
+# integers would give 12 and 20 of 32 to two partitions); past 32 state partitions the rest idle here.
 GROUPS = 32
 _BALANCED_FOR = 16  # partitions
 

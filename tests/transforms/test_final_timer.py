@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from pyspark.sql import Row
 
+from benchmarks.state_bench import TimerValues as Clock, ValueState  # in-memory stand-ins of PySpark's
 from readiness_platform.domain.features import GAME_STATE_HOURS
 from readiness_platform.transforms.features import (
     GROUP_KEYS, GROUPS, PITCH_NAMES, GroupState, PitcherFeatures, PitcherState, pitcher_group, spark_hash,
@@ -29,25 +30,6 @@ class Handle:
 
     def deleteTimer(self, at: int) -> None:  # noqa: N802
         self.calls.append(("delete", at))
-
-
-class ValueState:
-    def __init__(self) -> None:
-        self.value: tuple | None = None
-
-    def get(self) -> tuple | None:
-        return self.value
-
-    def update(self, value: tuple) -> None:
-        self.value = value
-
-
-class Clock:
-    def __init__(self, watermark: int) -> None:
-        self.watermark = watermark
-
-    def getCurrentWatermarkInMs(self) -> int:  # noqa: N802
-        return self.watermark
 
 
 class Fired:
