@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pyspark.sql import SparkSession
 
 from readiness_platform.domain.errors import ReadinessError
+from readiness_platform.spark import hadoop_fs
 
 LAYOUT_FILE = "readiness-state-layout"
 
@@ -37,15 +38,9 @@ class BatchInfo:
     trigger_time: datetime
 
 
-def _fs(spark: SparkSession, path: str):  # noqa: ANN202 - (Hadoop FileSystem, Path)
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath  # type: ignore[attr-defined]
-
-
 def _read_lines(spark: SparkSession, path: str, n: int) -> list[str]:
     jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    fs, hpath = _fs(spark, path)
+    fs, hpath = hadoop_fs(spark, path)
     reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(hpath), "UTF-8"))
     try:
         return [line for line in (reader.readLine() for _ in range(n)) if line is not None]
@@ -97,21 +92,19 @@ def claim_layout(spark: SparkSession, checkpoint: str, layout: str) -> None:
     """Name the state's layout in a new checkpoint; refuse one that holds state of another layout (one with
     micro-batches and no name was made before layouts were named: a key per pitcher)."""
     key = checkpoint.rstrip("/")
-    fs, marker = _fs(spark, f"{key}/{LAYOUT_FILE}")
+    fs, marker = hadoop_fs(spark, f"{key}/{LAYOUT_FILE}")
     if fs.exists(marker):
         found = _read_lines(spark, f"{key}/{LAYOUT_FILE}", 1)[0].strip()
     else:
-        offsets_fs, offsets = _fs(spark, f"{key}/offsets")
-        found = None
-        if offsets_fs.exists(offsets) and offsets_fs.listStatus(offsets):
-            found = "a key per pitcher (before layouts were named)"
-        else:
+        _, offsets = hadoop_fs(spark, f"{key}/offsets")  # the same file system
+        if not (fs.exists(offsets) and fs.listStatus(offsets)):  # a new checkpoint: named
             out = fs.create(marker, True)
             try:
                 out.write(layout.encode() + b"\n")
             finally:
                 out.close()
             return
+        found = "a key per pitcher (before layouts were named)"
     if found != layout:
         raise CheckpointLayoutError(
             f"the checkpoint {key} holds the pitchers' state as {found}; this version keeps it as {layout}. "

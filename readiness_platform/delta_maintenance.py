@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from readiness_platform.spark import hadoop_fs
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -130,20 +132,14 @@ def session_conf(spark: SparkSession, conf: dict[str, str | None]) -> Iterator[N
                 spark.conf.set(k, v)
 
 
-def _fs(spark: SparkSession, path: str):  # noqa: ANN202 - (Hadoop FileSystem, Path): works for s3a:// too
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath  # type: ignore[attr-defined]
-
-
 def exists(spark: SparkSession, path: str) -> bool:
-    fs, hpath = _fs(spark, path)
+    fs, hpath = hadoop_fs(spark, path)
     return bool(fs.exists(hpath))
 
 
 def data_files(spark: SparkSession, path: str) -> set[str]:
     """Every file of the table outside its log: the live files and those only old versions reference."""
-    fs, root = _fs(spark, path)
+    fs, root = hadoop_fs(spark, path)
     files, it = set(), fs.listFiles(root, True)
     while it.hasNext():
         p = it.next().getPath().toString()
@@ -199,7 +195,7 @@ def drop_history(spark: SparkSession, path: str) -> int:
     none = jvm.scala.Option.empty()
     delta_log.checkpoint(delta_log.update(False, none, none), none)  # the latest version, read afresh
     log_dir = f"{path.rstrip('/')}/_delta_log"
-    fs, log_path = _fs(spark, log_dir)
+    fs, log_path = hadoop_fs(spark, log_dir)
     checkpoint = json.loads(_read(fs, jvm.org.apache.hadoop.fs.Path(log_path, "_last_checkpoint")))["version"]
     deleted = 0
     staged = jvm.org.apache.hadoop.fs.Path(log_path, "_staged_commits")

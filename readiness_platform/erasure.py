@@ -456,7 +456,6 @@ def _postgres(run: _Run, conn: psycopg.Connection) -> list[PlaceResult]:
 
 def _stream_state(run: _Run) -> list[PlaceResult]:
     """The stream's state store, read with Spark's state data source (read-only in Spark 4.2)."""
-
     from readiness_platform.transforms.features import GroupState
 
     checkpoint = f"{run.settings.checkpoints.rstrip('/')}/stream"
@@ -480,7 +479,7 @@ def _stream_state(run: _Run) -> list[PlaceResult]:
             continue
         state = spark.read.format("statestore").option("operatorId", op["operatorId"]) \
             .option("stateVarName", GroupState.NAME).load(checkpoint)
-        for row in state.select("value.pitchers", "value.timer").collect():  # GROUPS rows
+        for row in state.select("value.*").collect():  # a row per group
             raw = GroupState.pitcher(tuple(row), run.pid)
             held = json.loads(raw) if raw else {}
             found += len(held.get("pitches", [])) + len(held.get("outings", []))

@@ -111,3 +111,10 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def hadoop_fs(spark, path: str):  # noqa: ANN001, ANN201 - (Hadoop FileSystem, Path): works for s3a:// too
+    """The Hadoop FileSystem of `path` and its Path, through the session's JVM."""
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
