@@ -135,6 +135,22 @@ def _metadata(admin: AdminClient, settings: Settings):  # noqa: ANN202 - conflue
 
 # --- topics ------------------------------------------------------------------------------------------
 
+def _settle(admin: AdminClient, settings: Settings, topics: Collection[str], present: bool, doing: str) -> None:
+    """Until the broker's metadata lists all of `topics` (present) or none of them: a topic's creation or
+    deletion is acknowledged before every view of the cluster shows it (seen here: topics created right
+    after their deletion was acknowledged, then missing from the metadata)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        listed = _metadata(admin, settings).topics
+        waiting = [t for t in topics if (t in listed and not listed[t].error) != present]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise TopicError(f"Kafka topics {', '.join(waiting)} still {'missing' if present else 'listed'} "
+                             f"{TIMEOUT_S:.0f} s after {doing} them")
+        time.sleep(0.1)
+
+
 @dataclass(frozen=True)
 class PartitionState:
     partition: int
@@ -173,6 +189,7 @@ def ensure_topics(settings: Settings) -> list[TopicState]:
             except KafkaException as e:
                 if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # another process was first: fine
                     raise TopicError(f"could not create Kafka topic {topic}: {e.args[0].str()}") from e
+        _settle(admin, settings, wanted, present=True, doing="creating")
     return describe_topics(settings, created=set(wanted), admin=admin)
 
 
@@ -232,6 +249,7 @@ def delete_topics(settings: Settings) -> None:
         except KafkaException as e:
             if e.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise TopicError(f"could not delete Kafka topic {topic}: {e.args[0].str()}") from e
+    _settle(admin, settings, present, present=False, doing="deleting")
 
 
 # --- the stream's position: its checkpoint ------------------------------------------------------------

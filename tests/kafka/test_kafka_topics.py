@@ -41,6 +41,24 @@ def test_topics_are_created_once_with_their_partitions(kafka_settings):
 
 
 @pytest.mark.services
+def test_topics_deleted_then_created_at_once_are_there_and_empty(kafka_settings):
+    """What a load test does to start afresh: the deletion and the creation are both settled on return
+    (before, the creation could run while the deletion was still spreading, and the topics then vanished)."""
+    kafka.ensure_topics(kafka_settings)
+    play(small_plan(LagModel(seed=4))[:20], KafkaSink(kafka_settings), speedup=0, per_file=20, log=lambda _: None)
+    topic = kafka_settings.kafka_topics["pitch"]
+    assert read_topic(kafka_settings, topic)
+    for _ in range(3):
+        kafka.delete_topics(kafka_settings)
+        with pytest.raises(kafka.TopicError, match="do not exist"):
+            kafka.describe_topics(kafka_settings)
+        states = kafka.ensure_topics(kafka_settings)
+        assert all(t.created for t in states)
+        assert all(p.start_offset == p.end_offset == 0 for t in kafka.describe_topics(kafka_settings)
+                   for p in t.partitions)
+
+
+@pytest.mark.services
 def test_describing_missing_topics_names_the_command_that_creates_them(kafka_settings):
     with pytest.raises(kafka.TopicError, match="readiness kafka topics"):
         kafka.describe_topics(kafka_settings)
