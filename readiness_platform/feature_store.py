@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from json.encoder import encode_basestring_ascii
 from string import Template
@@ -204,6 +205,13 @@ def _epoch(t: datetime) -> float:
 class OnlinePublisher:
     """The stream's online writer: Feast, then the announcement on Redis.
 
+    `submit` writes in the background, one write at a time and in order: a micro-batch hands its rows over
+    and commits its Delta tables while they are written, and the next micro-batch's Spark job runs while
+    the write finishes (it was a fifth of a micro-batch's time, on its critical path, measured at 2,000
+    events/s). A micro-batch's submit first waits for the previous write, so at most one is in flight and
+    rows reach the store in the order of the micro-batches. The stream's query waits for the last write too
+    (spark_jobs.stream.main.ReadinessQuery).
+
     A failed online write never stops the stream (the rows are in Delta; the `online_features` asset
     repairs the store): it is logged and counted in `failures`.
     """
@@ -213,6 +221,8 @@ class OnlinePublisher:
         self.redis = redis_client
         self.published = 0
         self.failures = 0
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="online-publish")
+        self._pending: Future | None = None
 
     @classmethod
     def start(cls, settings: Settings) -> OnlinePublisher:
@@ -223,6 +233,7 @@ class OnlinePublisher:
         return cls(settings, redis.Redis.from_url(settings.redis_url, socket_timeout=2))
 
     def publish(self, rows: list[dict], scored: list[dict] | None = None) -> int:
+        """Write now, in the caller's thread."""
         try:
             n = write_online(self.settings, rows, self.redis, scored)
         except Exception as e:  # noqa: BLE001 - any store failure: logged, counted, repaired later
@@ -232,6 +243,17 @@ class OnlinePublisher:
             return 0
         self.published += n
         return n
+
+    def submit(self, rows: list[dict], scored: list[dict] | None = None) -> None:
+        """Write in the background, after the previous write (the rows must not change afterwards)."""
+        self.wait()
+        self._pending = self._writer.submit(self.publish, rows, scored)
+
+    def wait(self) -> None:
+        """Until the last write submitted is done (publish never raises: a failure is counted)."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
 
 
 def feast_env_exports(settings: Settings) -> str:

@@ -164,7 +164,7 @@ def start_stream(
     raw: DataFrame | None = None,
     checkpoint: str | None = None,
     available_now: bool = False,
-) -> StreamingQuery:
+) -> ReadinessQuery:
     """Start the readiness stream from `raw` lines (default: settings.stream_source) into settings.tables."""
     tables = settings.tables
     ensure_tables(spark, tables)
@@ -179,19 +179,51 @@ def start_stream(
     forget_caches()  # the writer's caches of Delta rows are rebuilt from the tables, as after a restart
     forget_stores()  # and the Feast store from its registry
     tune_gc()
+    online = OnlinePublisher.start(settings) if settings.publish_online else None
     writer = (
         branches(parse_feed(raw), settings.watermark_delay_seconds, baselines)
         .writeStream.queryName("readiness_stream")
         .foreachBatch(partial(write_stream_batch, tables=tables, checkpoint=checkpoint, baselines=baselines,
-                              online=OnlinePublisher.start(settings) if settings.publish_online else None,
-                              served_by=ServedBy(settings)))
+                              online=online, served_by=ServedBy(settings)))
         .option("checkpointLocation", checkpoint)
     )
     if available_now:
         writer = writer.trigger(availableNow=True)
     elif settings.trigger_interval_seconds > 0:
         writer = writer.trigger(processingTime=f"{settings.trigger_interval_seconds} seconds")
-    return writer.start()
+    return ReadinessQuery(writer.start(), online)
+
+
+class ReadinessQuery:
+    """The stream's StreamingQuery, whose waits include the online store: the last micro-batch's online
+    write runs in the background (OnlinePublisher.submit), so `processAllAvailable`, `awaitTermination`
+    and `stop` return once it is done too - what Spark committed is then served. Everything else is the
+    StreamingQuery's own."""
+
+    def __init__(self, query: StreamingQuery, online: OnlinePublisher | None) -> None:
+        self.query = query
+        self.online = online
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - the StreamingQuery's attribute
+        return getattr(self.query, name)
+
+    def _written(self) -> None:
+        if self.online is not None:
+            self.online.wait()
+
+    def processAllAvailable(self) -> None:  # noqa: N802 - Spark's name
+        self.query.processAllAvailable()
+        self._written()
+
+    def awaitTermination(self, timeout: float | None = None) -> bool | None:  # noqa: N802 - Spark's name
+        ended = self.query.awaitTermination(timeout) if timeout is not None else self.query.awaitTermination()
+        if ended is not False:
+            self._written()
+        return ended
+
+    def stop(self) -> None:
+        self.query.stop()
+        self._written()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -180,7 +180,7 @@ class FeaturesWritten:
     final: int
     gold_commit: float | None
     ingest_times: np.ndarray  # epoch seconds of the pitches answered (provisionally) in this batch
-    finished: float | None = None  # epoch seconds: silver, gold and the online store all written
+    finished: float | None = None  # epoch seconds: silver and gold written (the online store in the background)
 
 
 def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: BatchInfo, app_id: str,
@@ -188,8 +188,9 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
                    served: dict[str, str] | None = None) -> FeaturesWritten:
     """Score the pitchers' feature rows, append the final ones to silver, refresh gold and the online store.
 
-    The pitchers whose latest row changed are pushed to the online store first, while the Delta commits
-    run: the dashboard sees a pitch as soon as it is scored (a replayed batch pushes the same rows again).
+    The pitchers whose latest row changed are handed to the online writer (OnlinePublisher.submit), which
+    writes them while the Delta commits run and the next micro-batch starts: the dashboard sees a pitch as
+    soon as it is scored (a replayed batch pushes the same rows again).
 
     The rows of one micro-batch are few (two per pitch at most): they are scored on the driver with the
     same function the batch recompute runs on the executors (transforms.features.score_rows). Each row is
@@ -224,14 +225,15 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
                                                    tables.pitcher_readiness))
                      if changed else None)
         submitted_at = time.time()
-        if online is not None:
-            online.publish(changed, scored=rows)  # the newest row per pitcher; every pitch in the outing
+        if online is not None:  # the newest row per pitcher; every pitch in the outing (written in the background)
+            online.submit(changed, scored=rows)
         published_at = time.time()
         gold_at = gold_done.result() if gold_done is not None else None
         if silver_done is not None:
             silver_done.result()
     finished = time.time()
-    log.debug("batch %d features: %d scored %.2fs, submitted %.2fs, published %.2fs, gold %s, all written %.2fs",
+    log.debug("batch %d features: %d scored %.2fs, submitted %.2fs, handed to the online writer %.2fs, gold %s, "
+              "silver and gold written %.2fs",
               info.batch_id, len(feats), scored_at - started, submitted_at - scored_at, published_at - submitted_at,
               round(gold_at - submitted_at, 2) if gold_at else None, finished - started)
     answered = _seconds(batch.filter((pc.field("branch") == "features") & ~pc.field("is_final"))["ingest_time"])

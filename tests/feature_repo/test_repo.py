@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
 import redis
 
 from feature_repo.feature_views import FEATURE_NAMES, V2_ONLY
-from readiness_platform.feature_store import ROSTER_KEY, apply_repo, feature_store, redis_connection_string, write_online
+from readiness_platform.feature_store import (
+    ROSTER_KEY, OnlinePublisher, apply_repo, feature_store, outing_key, redis_connection_string, write_online,
+)
 from readiness_platform.online import FeastOnlineReader, RedisOnlineReader
 from readiness_platform.settings import get_settings
 
@@ -84,3 +87,29 @@ def test_an_outing_point_is_the_json_that_json_dumps_writes(value):
                            "alert": r["alert_level"], "calibration": r["calibration_confidence"],
                            "late_fraction": r["late_fraction"]})
         assert outing_point(_epoch(t), r) == want
+
+
+@pytest.mark.services
+def test_the_streams_online_writer_writes_in_the_background_in_order_and_counts_failures(tmp_path):
+    settings = get_settings(home=tmp_path, feast_env="production", redis_url="redis://127.0.0.1:56379/7")
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    publisher = OnlinePublisher.start(settings)
+    for pitch in range(1, 6):  # five micro-batches of one pitcher, each handed over without waiting
+        publisher.submit([_row(21, "v2", 10.0 * pitch, pitch=pitch, final=False)])
+    publisher.wait()
+    served = RedisOnlineReader(client).read("v2", [21])[21]
+    assert (served.features["pitch_number"], served.features["readiness"]) == (5, 50.0)  # the last one wins
+    assert [json.loads(p)["pitch"] for p in client.lrange(outing_key("v2", 21), 0, -1)] == [[1, p] for p in range(1, 6)]
+    assert (publisher.published, publisher.failures) == (5, 0)
+
+    working = publisher.redis
+    publisher.redis = redis.Redis(host="127.0.0.1", port=9, socket_connect_timeout=0.5)  # nobody listens there
+    publisher.submit([_row(21, "v2", 60.0, pitch=6)])
+    publisher.wait()
+    assert (publisher.published, publisher.failures) == (5, 1)  # counted, not raised: the stream goes on
+    publisher.redis = working
+    publisher.submit([_row(21, "v2", 70.0, pitch=7)])
+    publisher.wait()
+    assert RedisOnlineReader(client).read("v2", [21])[21].features["readiness"] == 70.0
+    assert (publisher.published, publisher.failures) == (6, 1)
