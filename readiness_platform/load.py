@@ -52,6 +52,11 @@ class LoadResult:
     api_latency_p95_s: float
     api_latency_p99_s: float
     api_latency_max_s: float
+    # where the latency goes, per pitch (p50, p99): arrival -> its micro-batch starts; -> the online write
+    # that made it visible is announced (the micro-batch's work); -> the dashboard's WebSocket has it
+    waiting_s: tuple[float, float]
+    micro_batch_s: tuple[float, float]
+    fan_out_s: tuple[float, float]
     late_fraction: float
     quarantined: int
     lost: int
@@ -68,6 +73,9 @@ class LoadResult:
             f"load: event-to-API-visible latency p50 {self.api_latency_p50_s:.2f} s, p95 {self.api_latency_p95_s:.2f} s, "
             f"p99 {self.api_latency_p99_s:.2f} s, max {self.api_latency_max_s:.2f} s "
             f"(the feed's own delay, excluded: p50 {self.feed_delay_p50_s:.2f} s)",
+            "load: where it goes, p50 / p99: waiting for the micro-batch {:.2f} / {:.2f} s, the micro-batch until "
+            "the online write is announced {:.2f} / {:.2f} s, the API's push to the WebSocket {:.2f} / {:.2f} s".format(
+                *self.waiting_s, *self.micro_batch_s, *self.fan_out_s),
             f"load: late fraction {self.late_fraction:.3f}, {self.quarantined} quarantined, drained "
             f"{self.drain_after_load_s:.1f} s after the load stopped",
             f"load: {'nothing lost' if ok else 'LOSS'}: {self.lost} pitches missing from bronze, {self.doubled} "
@@ -76,7 +84,8 @@ class LoadResult:
 
 
 class Visibility:
-    """A dashboard's WebSocket: when each pitcher's served pitch moved forward, by wall clock."""
+    """A dashboard's WebSocket: when each pitcher's served pitch moved forward, by wall clock, and when the
+    online write that moved it was announced (the update's `written_at`)."""
 
     def __init__(self, base_url: str, token: str) -> None:
         from websockets.sync.client import connect
@@ -85,7 +94,7 @@ class Visibility:
         self.ws.send(json.dumps({"type": "auth", "token": token}))
         if json.loads(self.ws.recv(timeout=10)).get("type") != "snapshot":
             raise ReadinessError("load: the WebSocket did not answer with a snapshot")
-        self.seen: dict[int, list[tuple[float, tuple]]] = defaultdict(list)  # pitcher -> [(wall, pitch order)]
+        self.seen: dict[int, list[tuple[float, tuple, float]]] = defaultdict(list)  # pitcher -> [(wall, pitch, written)]
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -99,7 +108,7 @@ class Visibility:
                 if m["type"] == "update":
                     f = m["pitcher"]["features"]
                     self.seen[m["pitcher"]["pitcher_id"]].append(
-                        (now, (f["game_pk"], f["at_bat_number"], f["pitch_number"])))
+                        (now, (f["game_pk"], f["at_bat_number"], f["pitch_number"]), m["written_at"]))
         except ConnectionClosed:
             pass
 
@@ -107,9 +116,9 @@ class Visibility:
         self.ws.close()
         self._thread.join(timeout=10)
 
-    def visible_at(self, pitcher: int, pitch: tuple) -> float | None:
-        """When the API first served this pitcher at `pitch` or later."""
-        return next((t for t, shown in self.seen.get(pitcher, []) if shown >= pitch), None)
+    def visible_at(self, pitcher: int, pitch: tuple) -> tuple[float, float] | None:
+        """When the API first served this pitcher at `pitch` or later, and when that write was announced."""
+        return next(((t, written) for t, shown, written in self.seen.get(pitcher, []) if shown >= pitch), None)
 
 
 def _sink(settings: Settings):  # noqa: ANN202 - a FeedSink
@@ -218,7 +227,8 @@ def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, durati
             served = {pid: http.get(f"/api/pitchers/{pid}/readiness").json() for pid in measured}
 
     bronze = read_table(settings.tables.pitches, ["pitcher_id", "game_pk", "at_bat_number", "pitch_number",
-                                                  "event_time", "ingest_time", "is_late", "ingest_batch_id"])
+                                                  "event_time", "ingest_time", "is_late", "ingest_app_id",
+                                                  "ingest_batch_id"])
     bronze = bronze[bronze["pitcher_id"].isin(measured)]
     keys = list(zip(bronze["game_pk"], bronze["at_bat_number"], bronze["pitch_number"]))
     lost = len(sent - set(keys))
@@ -234,13 +244,17 @@ def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, durati
                 f.get("game_pk"), f.get("at_bat_number"), f.get("pitch_number")) \
                 or abs(g.readiness - body["indices"]["readiness"]) > 1e-9:
             mismatches += 1
+    started = read_table(settings.tables.stream_metrics, ["app_id", "batch_id", "batch_time"]).set_index(
+        ["app_id", "batch_id"])["batch_time"]  # when each micro-batch started
     on_time = bronze[~bronze["is_late"]]
-    latencies = []
+    parts = []  # per pitch: (waiting, micro-batch, fan-out); their sum is its latency
     for r in on_time.itertuples():
         shown = live.visible_at(r.pitcher_id, (r.game_pk, r.at_bat_number, r.pitch_number))
         if shown is not None:
-            latencies.append(shown - r.ingest_time.timestamp())
-    lat = np.array(latencies) if latencies else np.array([np.nan])
+            arrived, batch = r.ingest_time.timestamp(), started[(r.ingest_app_id, r.ingest_batch_id)].timestamp()
+            parts.append((batch - arrived, shown[1] - batch, shown[0] - shown[1]))
+    split = np.array(parts) if parts else np.full((1, 3), np.nan)
+    lat = split.sum(axis=1)
     arrival = bronze["ingest_time"]
     quarantine = read_table(settings.tables.quarantine, ["reason"])
     return LoadResult(
@@ -250,8 +264,13 @@ def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, durati
         feed_delay_p50_s=float((arrival - bronze["event_time"]).dt.total_seconds().median()),
         api_latency_p50_s=float(np.percentile(lat, 50)), api_latency_p95_s=float(np.percentile(lat, 95)),
         api_latency_p99_s=float(np.percentile(lat, 99)), api_latency_max_s=float(np.max(lat)),
+        waiting_s=_p50_p99(split[:, 0]), micro_batch_s=_p50_p99(split[:, 1]), fan_out_s=_p50_p99(split[:, 2]),
         late_fraction=float(bronze["is_late"].mean()) if len(bronze) else 0.0, quarantined=len(quarantine),
         lost=lost, doubled=doubled, served_mismatches=mismatches, drain_after_load_s=drained - load_end)
+
+
+def _p50_p99(values: np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(values, 50)), float(np.percentile(values, 99))
 
 
 def _sent_pitches(plan: list) -> set[tuple[int, int, int]]:

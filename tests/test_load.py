@@ -21,3 +21,7 @@ def test_a_small_load_through_kafka_loses_nothing_and_is_measured(settings, spar
     assert (result.lost, result.doubled, result.served_mismatches) == (0, 0, 0)
     assert 0 < result.api_latency_p50_s <= result.api_latency_p99_s <= result.api_latency_max_s
     assert not math.isnan(result.api_latency_p99_s) and 1.5 < result.feed_delay_p50_s < 6.0  # the 2-5 s lag model
+    # where the latency goes: three parts, each pitch's summing to its latency
+    assert all(not math.isnan(v) for part in (result.waiting_s, result.micro_batch_s, result.fan_out_s) for v in part)
+    assert 0 <= result.waiting_s[0] <= result.waiting_s[1] and 0 < result.micro_batch_s[0] <= result.micro_batch_s[1]
+    assert 0 < result.fan_out_s[0] <= result.fan_out_s[1] < result.api_latency_max_s
