@@ -6,8 +6,10 @@ and the read API, with what a staff cares about measured at the end.
 Each synthetic pitcher throws real tracked pitches of one real pitcher of the corpus (replay/synthetic.py),
 live (event time = now), through the ballpark's lag model into the source of the settings (Kafka by default
 here). The stream runs back to back; the read API runs in this process and a dashboard's WebSocket client
-records when each pitcher's readiness changes. A pitch is API-visible when the API first serves that
-pitcher's readiness at that pitch or a later one: its event-to-API latency is that moment minus the
+records when each pitcher's readiness changes. A pitch is API-visible when the API first pushes that
+pitcher's readiness at that pitch or a later one in an update written after the pitch's micro-batch
+started (an earlier write cannot hold it, even when it shows a later pitch that overtook it on the way):
+its event-to-API latency is that moment minus the
 pitch's arrival (`ingest_time`, when the producer handed it to the feed), so the feed's own 2-5 s delay is
 excluded and reported separately. At the end it prints throughput held, latency p50/p95/p99, late
 fraction, quarantine count, and the loss check: every pitch sent is in bronze exactly once, and every
@@ -116,9 +118,11 @@ class Visibility:
         self.ws.close()
         self._thread.join(timeout=10)
 
-    def visible_at(self, pitcher: int, pitch: tuple) -> tuple[float, float] | None:
-        """When the API first served this pitcher at `pitch` or later, and when that write was announced."""
-        return next(((t, written) for t, shown, written in self.seen.get(pitcher, []) if shown >= pitch), None)
+    def visible_at(self, pitcher: int, pitch: tuple, since: float) -> tuple[float, float] | None:
+        """When the API first pushed this pitcher at `pitch` or later from a write announced at `since` or
+        after, and when that write was announced."""
+        return next(((t, written) for t, shown, written in self.seen.get(pitcher, [])
+                     if shown >= pitch and written >= since), None)
 
 
 def _sink(settings: Settings):  # noqa: ANN202 - a FeedSink
@@ -249,9 +253,9 @@ def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, durati
     on_time = bronze[~bronze["is_late"]]
     parts = []  # per pitch: (waiting, micro-batch, fan-out); their sum is its latency
     for r in on_time.itertuples():
-        shown = live.visible_at(r.pitcher_id, (r.game_pk, r.at_bat_number, r.pitch_number))
+        arrived, batch = r.ingest_time.timestamp(), started[(r.ingest_app_id, r.ingest_batch_id)].timestamp()
+        shown = live.visible_at(r.pitcher_id, (r.game_pk, r.at_bat_number, r.pitch_number), batch)
         if shown is not None:
-            arrived, batch = r.ingest_time.timestamp(), started[(r.ingest_app_id, r.ingest_batch_id)].timestamp()
             parts.append((batch - arrived, shown[1] - batch, shown[0] - shown[1]))
     split = np.array(parts) if parts else np.full((1, 3), np.nan)
     lat = split.sum(axis=1)

@@ -24,4 +24,5 @@ def test_a_small_load_through_kafka_loses_nothing_and_is_measured(settings, spar
     # where the latency goes: three parts, each pitch's summing to its latency
     assert all(not math.isnan(v) for part in (result.waiting_s, result.micro_batch_s, result.fan_out_s) for v in part)
     assert 0 <= result.waiting_s[0] <= result.waiting_s[1] and 0 < result.micro_batch_s[0] <= result.micro_batch_s[1]
+    assert result.api_latency_p50_s > result.micro_batch_s[0]  # no pitch is counted before its micro-batch
     assert 0 < result.fan_out_s[0] <= result.fan_out_s[1] < result.api_latency_max_s
