@@ -117,9 +117,11 @@ def online_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def write_online(settings: Settings, rows: list[dict], redis_client=None, scored: list[dict] | None = None) -> int:
+def write_online(settings: Settings, rows: list[dict], redis_client=None, scored: list[dict] | None = None,
+                 source: str | None = None) -> int:
     """Write scored rows (one per pitcher and version, the newest) to the online store; announce them, or
-    `scored` (every row scored with them: each pitch then gets its point in the outing, not only the newest).
+    `scored` (every row scored with them: each pitch then gets its point in the outing, not only the newest),
+    with the `source` of the write (the stream's `<app id>/<micro-batch>`; None for other writers).
 
     The caller decides what is newest (the stream's gold state, the repair asset's comparison): with
     Redis the store writes what it is given.
@@ -132,12 +134,13 @@ def write_online(settings: Settings, rows: list[dict], redis_client=None, scored
     for version in sorted({r["model_version"] for r in rows}):
         store.write_to_online_store(view_name(version), online_frame([r for r in rows if r["model_version"] == version]))
     if redis_client is not None:
-        announce(redis_client, scored or rows)
+        announce(redis_client, scored or rows, source)
     return len(rows)
 
 
-def announce(redis_client, rows: list[dict]) -> None:
-    """After a write: the roster, the outing's points, the feed's clock, and a pub/sub message (ids only).
+def announce(redis_client, rows: list[dict], source: str | None = None) -> None:
+    """After a write: the roster, the outing's points, the feed's clock, and a pub/sub message (ids, the
+    time and the write's `source` only).
 
     Each outing list gets one RPUSH of its new points (at most the OUTING_POINTS it keeps) and one LTRIM:
     a command per point cost ~2.5 s of a 43,000-row micro-batch, measured, most of it in redis-py.
@@ -162,7 +165,8 @@ def announce(redis_client, rows: list[dict]) -> None:
                   "if tonumber(ARGV[1]) > c then redis.call('HSET', KEYS[1], 'newest_event_time', ARGV[1]) end",
                   1, FEED_KEY, max(newest.values()))
         db = int(redis_client.connection_pool.connection_kwargs.get("db", 0))
-        pipe.publish(updates_channel(db), json.dumps({"pitchers": sorted(newest), "written_at": written_at}))
+        pipe.publish(updates_channel(db), json.dumps({"pitchers": sorted(newest), "written_at": written_at,
+                                                      "source": source}))
         pipe.execute()
 
 
@@ -232,10 +236,10 @@ class OnlinePublisher:
         apply_repo(settings)
         return cls(settings, redis.Redis.from_url(settings.redis_url, socket_timeout=2))
 
-    def publish(self, rows: list[dict], scored: list[dict] | None = None) -> int:
+    def publish(self, rows: list[dict], scored: list[dict] | None = None, source: str | None = None) -> int:
         """Write now, in the caller's thread."""
         try:
-            n = write_online(self.settings, rows, self.redis, scored)
+            n = write_online(self.settings, rows, self.redis, scored, source)
         except Exception as e:  # noqa: BLE001 - any store failure: logged, counted, repaired later
             self.failures += 1
             log.warning("online store write of %d rows failed (%s: %s); the online_features asset will "
@@ -244,16 +248,17 @@ class OnlinePublisher:
         self.published += n
         return n
 
-    def submit(self, rows: list[dict], scored: list[dict] | None = None) -> None:
+    def submit(self, rows: list[dict], scored: list[dict] | None = None, source: str | None = None) -> None:
         """Write in the background, after the previous write (the rows must not change afterwards)."""
         self.wait()
-        self._pending = self._writer.submit(self.publish, rows, scored)
+        self._pending = self._writer.submit(self.publish, rows, scored, source)
 
     def wait(self) -> None:
-        """Until the last write submitted is done (publish never raises: a failure is counted)."""
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+        """Until the last write submitted is done (publish never raises: a failure is counted). The writer
+        has one thread: the writes before it are done too."""
+        pending = self._pending
+        if pending is not None:
+            pending.result()
 
 
 def feast_env_exports(settings: Settings) -> str:

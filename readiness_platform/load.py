@@ -7,9 +7,9 @@ Each synthetic pitcher throws real tracked pitches of one real pitcher of the co
 live (event time = now), through the ballpark's lag model into the source of the settings (Kafka by default
 here). The stream runs back to back; the read API runs in this process and a dashboard's WebSocket client
 records when each pitcher's readiness changes. A pitch is API-visible when the API first pushes that
-pitcher's readiness at that pitch or a later one in an update written after the pitch's micro-batch
-started (an earlier write cannot hold it, even when it shows a later pitch that overtook it on the way):
-its event-to-API latency is that moment minus the
+pitcher's readiness at that pitch or a later one in an update of the pitch's micro-batch or a later one
+(the update's `source`: an earlier write cannot hold the pitch, even when it shows a later pitch that
+overtook it on the way): its event-to-API latency is that moment minus the
 pitch's arrival (`ingest_time`, when the producer handed it to the feed), so the feed's own 2-5 s delay is
 excluded and reported separately. At the end it prints throughput held, latency p50/p95/p99, late
 fraction, quarantine count, and the loss check: every pitch sent is in bronze exactly once, and every
@@ -86,8 +86,8 @@ class LoadResult:
 
 
 class Visibility:
-    """A dashboard's WebSocket: when each pitcher's served pitch moved forward, by wall clock, and when the
-    online write that moved it was announced (the update's `written_at`)."""
+    """A dashboard's WebSocket: when each pitcher's served pitch moved forward, by wall clock, when the
+    online write that moved it was announced (the update's `written_at`) and the micro-batch it came from."""
 
     def __init__(self, base_url: str, token: str) -> None:
         from websockets.sync.client import connect
@@ -96,7 +96,8 @@ class Visibility:
         self.ws.send(json.dumps({"type": "auth", "token": token}))
         if json.loads(self.ws.recv(timeout=10)).get("type") != "snapshot":
             raise ReadinessError("load: the WebSocket did not answer with a snapshot")
-        self.seen: dict[int, list[tuple[float, tuple, float]]] = defaultdict(list)  # pitcher -> [(wall, pitch, written)]
+        # pitcher -> [(wall clock, pitch, announced at, (stream app, micro-batch))]
+        self.seen: dict[int, list[tuple[float, tuple, float, tuple]]] = defaultdict(list)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -109,8 +110,9 @@ class Visibility:
                 m = json.loads(raw)
                 if m["type"] == "update":
                     f = m["pitcher"]["features"]
+                    app, _, batch = (m.get("source") or "/-1").rpartition("/")
                     self.seen[m["pitcher"]["pitcher_id"]].append(
-                        (now, (f["game_pk"], f["at_bat_number"], f["pitch_number"]), m["written_at"]))
+                        (now, (f["game_pk"], f["at_bat_number"], f["pitch_number"]), m["written_at"], (app, int(batch))))
         except ConnectionClosed:
             pass
 
@@ -118,11 +120,11 @@ class Visibility:
         self.ws.close()
         self._thread.join(timeout=10)
 
-    def visible_at(self, pitcher: int, pitch: tuple, since: float) -> tuple[float, float] | None:
-        """When the API first pushed this pitcher at `pitch` or later from a write announced at `since` or
-        after, and when that write was announced."""
-        return next(((t, written) for t, shown, written in self.seen.get(pitcher, [])
-                     if shown >= pitch and written >= since), None)
+    def visible_at(self, pitcher: int, pitch: tuple, app: str, batch: int) -> tuple[float, float] | None:
+        """When the API first pushed this pitcher at `pitch` or later from micro-batch `batch` of stream run
+        `app` or a later one, and when that write was announced."""
+        return next(((t, written) for t, shown, written, (a, b) in self.seen.get(pitcher, [])
+                     if shown >= pitch and a == app and b >= batch), None)
 
 
 def _sink(settings: Settings):  # noqa: ANN202 - a FeedSink
@@ -254,7 +256,8 @@ def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, durati
     parts = []  # per pitch: (waiting, micro-batch, fan-out); their sum is its latency
     for r in on_time.itertuples():
         arrived, batch = r.ingest_time.timestamp(), started[(r.ingest_app_id, r.ingest_batch_id)].timestamp()
-        shown = live.visible_at(r.pitcher_id, (r.game_pk, r.at_bat_number, r.pitch_number), batch)
+        shown = live.visible_at(r.pitcher_id, (r.game_pk, r.at_bat_number, r.pitch_number), r.ingest_app_id,
+                                r.ingest_batch_id)
         if shown is not None:
             parts.append((batch - arrived, shown[1] - batch, shown[0] - shown[1]))
     split = np.array(parts) if parts else np.full((1, 3), np.nan)

@@ -226,7 +226,7 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
                      if changed else None)
         submitted_at = time.time()
         if online is not None:  # the newest row per pitcher; every pitch in the outing (written in the background)
-            online.submit(changed, scored=rows)
+            online.submit(changed, scored=rows, source=f"{app_id}/{info.batch_id}")
         published_at = time.time()
         gold_at = gold_done.result() if gold_done is not None else None
         if silver_done is not None:

@@ -166,9 +166,9 @@ def test_websocket_pushes_updates_for_granted_pitchers_only(client, keys, api_se
         ws.send_text(json.dumps({"type": "auth", "token": keys["viewer"]}))
         assert ws.receive_json()["type"] == "snapshot"
         write_online(api_settings, [scored_row(3, "v1", 4, 10.0), scored_row(1, "v1", 4, 55.5, final=False)],
-                     redis.Redis.from_url(REDIS_DB))
+                     redis.Redis.from_url(REDIS_DB), source="stream-q1/41")
         update = ws.receive_json()
-        assert update["type"] == "update"
+        assert update["type"] == "update" and update["source"] == "stream-q1/41"  # the micro-batch it came from
         assert update["pitcher"]["pitcher_id"] == 1 and update["pitcher"]["indices"]["readiness"] == 55.5
         assert update["pitcher"]["freshness"]["is_final"] is False
 
