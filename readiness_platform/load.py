@@ -296,4 +296,5 @@ def print_result(result: LoadResult) -> None:
 
 
 def as_dict(result: LoadResult) -> dict:
-    return asdict(result)
+    """The result's fields, a (p50, p99) pair as its text "p50 / p99" (a table's cell)."""
+    return {k: f"{v[0]:.2f} / {v[1]:.2f}" if isinstance(v, tuple) else v for k, v in asdict(result).items()}
