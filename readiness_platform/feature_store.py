@@ -6,8 +6,9 @@ Feast CLI), so the registry, the SQLite file and Redis follow READINESS_HOME and
 
 Online writes go through Feast (`write_to_online_store`), one view per model version. After a write,
 the pitchers written are announced on Redis: a roster (sorted set, newest event time as score) that the
-API lists, and a pub/sub message the API's WebSocket pushes from. The announcement carries ids and times
-only, never feature values.
+API lists, and a pub/sub message the API's WebSocket pushes from. The announcement carries ids, times and
+the write's source (the stream's `<run>/<micro-batch>`) only, never feature values. The stream writes in
+the background (OnlinePublisher.submit).
 """
 
 from __future__ import annotations
