@@ -43,6 +43,19 @@ def updates_channel(db: int) -> str:
 def outing_key(version: str, pitcher_id: int) -> str:
     return f"readiness:outing:{version}:{pitcher_id}"
 
+
+def batch_source(app_id: str, batch_id: int) -> str:
+    """The `source` a stream's micro-batch announces its online write with: `<stream run>/<micro-batch>`."""
+    return f"{app_id}/{batch_id}"
+
+
+def parse_batch_source(source: str | None) -> tuple[str, int] | None:
+    """(stream run, micro-batch) of a write's `source`; None for a write of another writer."""
+    if not source:
+        return None
+    app_id, _, batch_id = source.rpartition("/")
+    return app_id, int(batch_id)
+
 log = logging.getLogger("readiness.online")
 _stores: dict[tuple, object] = {}
 _lock = threading.Lock()

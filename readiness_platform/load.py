@@ -96,13 +96,15 @@ class Visibility:
         self.ws.send(json.dumps({"type": "auth", "token": token}))
         if json.loads(self.ws.recv(timeout=10)).get("type") != "snapshot":
             raise ReadinessError("load: the WebSocket did not answer with a snapshot")
-        # pitcher -> [(wall clock, pitch, announced at, (stream app, micro-batch))]
-        self.seen: dict[int, list[tuple[float, tuple, float, tuple]]] = defaultdict(list)
+        # pitcher -> [(wall clock, pitch, announced at, (stream run, micro-batch) or None)]
+        self.seen: dict[int, list[tuple[float, tuple, float, tuple | None]]] = defaultdict(list)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         from websockets.exceptions import ConnectionClosed
+
+        from readiness_platform.feature_store import parse_batch_source
 
         try:
             for raw in self.ws:
@@ -110,9 +112,9 @@ class Visibility:
                 m = json.loads(raw)
                 if m["type"] == "update":
                     f = m["pitcher"]["features"]
-                    app, _, batch = (m.get("source") or "/-1").rpartition("/")
+                    pitch = (f["game_pk"], f["at_bat_number"], f["pitch_number"])
                     self.seen[m["pitcher"]["pitcher_id"]].append(
-                        (now, (f["game_pk"], f["at_bat_number"], f["pitch_number"]), m["written_at"], (app, int(batch))))
+                        (now, pitch, m["written_at"], parse_batch_source(m.get("source"))))
         except ConnectionClosed:
             pass
 
@@ -123,8 +125,8 @@ class Visibility:
     def visible_at(self, pitcher: int, pitch: tuple, app: str, batch: int) -> tuple[float, float] | None:
         """When the API first pushed this pitcher at `pitch` or later from micro-batch `batch` of stream run
         `app` or a later one, and when that write was announced."""
-        return next(((t, written) for t, shown, written, (a, b) in self.seen.get(pitcher, [])
-                     if shown >= pitch and a == app and b >= batch), None)
+        return next(((t, written) for t, shown, written, source in self.seen.get(pitcher, [])
+                     if shown >= pitch and source is not None and source[0] == app and source[1] >= batch), None)
 
 
 def _sink(settings: Settings):  # noqa: ANN202 - a FeedSink

@@ -216,7 +216,7 @@ class ReadinessQuery:
         self._written()
 
     def awaitTermination(self, timeout: float | None = None) -> bool | None:  # noqa: N802 - Spark's name
-        ended = self.query.awaitTermination(timeout) if timeout is not None else self.query.awaitTermination()
+        ended = self.query.awaitTermination(timeout)
         if ended is not False:
             self._written()
         return ended

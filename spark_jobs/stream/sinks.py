@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
 from readiness_platform.checkpoint import BatchInfo, batch_info, query_id
-from readiness_platform.feature_store import OnlinePublisher
+from readiness_platform.feature_store import OnlinePublisher, batch_source
 from readiness_platform.lakehouse import Commit, append_once, arrow_schema, overwrite, table_specs
 from readiness_platform.model_registry import ServedBy
 from readiness_platform.settings import Tables
@@ -226,7 +226,7 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
                      if changed else None)
         submitted_at = time.time()
         if online is not None:  # the newest row per pitcher; every pitch in the outing (written in the background)
-            online.submit(changed, scored=rows, source=f"{app_id}/{info.batch_id}")
+            online.submit(changed, scored=rows, source=batch_source(app_id, info.batch_id))
         published_at = time.time()
         gold_at = gold_done.result() if gold_done is not None else None
         if silver_done is not None:
