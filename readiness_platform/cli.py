@@ -78,9 +78,10 @@ def _smoke(args: argparse.Namespace) -> None:
 
 
 def _load(args: argparse.Namespace) -> None:
-    from readiness_platform.load import print_result, run_load
+    from readiness_platform.load import ONLINE_STORES, print_result, run_load
 
-    settings = get_settings(home=get_settings().home / "load", stream_source=args.source)
+    settings = get_settings(home=get_settings().home / "load", stream_source=args.source,
+                            feast_env=ONLINE_STORES[args.online])
     print_result(run_load(settings, args.pitchers, args.rate, args.duration, args.warmup))
 
 
@@ -186,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--duration", type=float, default=60.0, help="seconds of measured load")
     load.add_argument("--warmup", type=float, default=30.0, help="seconds of load before it, not measured")
     load.add_argument("--source", choices=["kafka", "landing"], default="kafka")
+    load.add_argument("--online", choices=["redis", "sqlite"], default="redis",
+                      help="the online store: Feast's Redis store (a ballpark's) or the laptop's SQLite store")
     load.set_defaults(run=_load)
 
     backtest = sub.add_parser("backtest", help="score every real pitch of the corpus and report")

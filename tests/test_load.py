@@ -12,10 +12,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.services]
 
 
 def test_a_small_load_through_kafka_loses_nothing_and_is_measured(settings, spark):  # noqa: ARG001 - shared session
+    # as the load runs by default: Kafka, and Feast's Redis online store (the production Feast environment)
     settings = settings.model_copy(update={
-        "stream_source": "kafka", "kafka_topic_prefix": f"load-{settings.home.name}",
+        "stream_source": "kafka", "kafka_topic_prefix": f"load-{settings.home.name}", "feast_env": "production",
         "redis_url": settings.redis_url.rsplit("/", 1)[0] + "/15"})
     result = run_load(settings, pitchers=5, rate=20.0, duration_s=12.0, warmup_s=0.0)
+    assert result.online_store == "redis"
     # 240 events planned, every pitch among them sent once at least undamaged: all in bronze, once
     assert result.pitches_sent > 200 and result.pitches_in_bronze == result.pitches_sent
     assert (result.lost, result.doubled, result.served_mismatches) == (0, 0, 0)
