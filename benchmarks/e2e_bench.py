@@ -1,7 +1,7 @@
 """End-to-end benchmark: event-to-API-visible latency and the highest rate held, Kafka vs landing folder.
 
-    python -m benchmarks.e2e_bench [--duration 60] [--warmup 30] [--rates 500,1000,2000] [--repeat 1] [--online redis|sqlite]
-                                 [--skip-sweep]
+    python -m benchmarks.e2e_bench [--duration 60] [--warmup 30] [--rates 500,1000,2000] [--repeat 1]
+                                   [--online redis|sqlite] [--skip-sweep]
 
 Every run is `readiness load` (readiness_platform/load.py) on fresh tables, side by side in one process on
 the same machine: synthetic pitchers from the real corpus -> feed -> stream -> online store -> read API
@@ -58,7 +58,8 @@ def main() -> None:
             if max(p99s[rate]) < TARGET_P99_S:
                 held = rate
     table = pd.DataFrame(runs).drop(index=["source", "online_store"])
-    print(f"\nend-to-end benchmark (2 cores, local[2]; {args.online} online store; feed delay excluded from the latency)")
+    print(f"\nend-to-end benchmark (2 cores, local[2]; {args.online} online store; "
+          "feed delay excluded from the latency)")
     with pd.option_context("display.float_format", "{:.2f}".format, "display.width", 200):
         print(table.to_string())
     if not args.skip_sweep:

@@ -273,7 +273,8 @@ def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, durati
         lost=lost, doubled=doubled, served_mismatches=len(mismatched), drain_after_load_s=drained - load_end)
 
 
-def _served_against_gold(settings: Settings, http, pitchers: range, settle_s: float = 20.0) -> list[int]:  # noqa: ANN001
+def _served_against_gold(settings: Settings, http, pitchers: range,  # noqa: ANN001 - an httpx.Client
+                         settle_s: float = 20.0) -> list[int]:
     """The pitchers whose served readiness (the API's) is not the gold table's - same pitch, same readiness -
     once the stream has settled: the stream still runs here (the watermark's last finalizations, the
     background online write), so a difference seen while gold moves is read again, for up to `settle_s`."""
