@@ -56,6 +56,7 @@ def parse_batch_source(source: str | None) -> tuple[str, int] | None:
     app_id, _, batch_id = source.rpartition("/")
     return app_id, int(batch_id)
 
+
 log = logging.getLogger("readiness.online")
 _stores: dict[tuple, object] = {}
 _lock = threading.Lock()

@@ -278,33 +278,37 @@ def _served_against_gold(settings: Settings, http, pitchers: range,  # noqa: ANN
     """The pitchers whose served readiness (the API's) is not the gold table's - same pitch, same readiness -
     once the stream has settled: the stream still runs here (the watermark's last finalizations, the
     background online write), so a difference seen while gold moves is read again, for up to `settle_s`."""
+    began = time.time()
+    first = mismatched = _mismatched(settings, http, pitchers)
+    while mismatched and time.time() < began + settle_s:
+        time.sleep(1.0)
+        mismatched = _mismatched(settings, http, pitchers)
+    if mismatched:
+        print(f"load: served readiness differs from gold for {len(mismatched)} pitchers after {settle_s:g} s, "
+              f"e.g. {mismatched[:5]}", flush=True)
+    elif first:
+        print(f"load: {len(first)} pitchers' served readiness caught up with gold {time.time() - began:.1f} s "
+              f"after the first read (the stream was still writing)", flush=True)
+    return mismatched
+
+
+def _mismatched(settings: Settings, http, pitchers: range) -> list[int]:  # noqa: ANN001 - an httpx.Client
+    """One read of each pitcher's served readiness, then of gold: the pitchers whose pitch or readiness differ."""
     from readiness_platform.report import read_table
 
-    began = time.time()
-    deadline, first = began + settle_s, None
-    while True:
-        served = {pid: http.get(f"/api/pitchers/{pid}/readiness").json() for pid in pitchers}
-        gold = read_table(settings.tables.pitcher_readiness, ["pitcher_id", "model_version", "game_pk",
-                                                              "at_bat_number", "pitch_number", "readiness"])
-        gold = {(r.pitcher_id, r.model_version): r for r in gold.itertuples()}
-        mismatched = []
-        for pid, body in served.items():
-            g = gold.get((pid, body.get("model_version")))
-            f = body.get("features", {})
-            if g is None or (g.game_pk, g.at_bat_number, g.pitch_number) != (
-                    f.get("game_pk"), f.get("at_bat_number"), f.get("pitch_number")) \
-                    or abs(g.readiness - body["indices"]["readiness"]) > 1e-9:
-                mismatched.append(pid)
-        first = len(mismatched) if first is None else first
-        if not mismatched or time.time() > deadline:
-            if first and not mismatched:
-                print(f"load: {first} pitchers' served readiness caught up with gold {time.time() - began:.1f} s "
-                      f"after the first read (the stream was still writing)", flush=True)
-            if mismatched:
-                print(f"load: served readiness differs from gold for {len(mismatched)} pitchers after {settle_s:g} s, "
-                      f"e.g. {mismatched[:5]}", flush=True)
-            return mismatched
-        time.sleep(1.0)
+    served = {pid: http.get(f"/api/pitchers/{pid}/readiness").json() for pid in pitchers}
+    gold = read_table(settings.tables.pitcher_readiness, ["pitcher_id", "model_version", "game_pk",
+                                                          "at_bat_number", "pitch_number", "readiness"])
+    gold = {(r.pitcher_id, r.model_version): r for r in gold.itertuples()}
+    out = []
+    for pid, body in served.items():
+        g = gold.get((pid, body.get("model_version")))
+        f = body.get("features", {})
+        if g is None or (g.game_pk, g.at_bat_number, g.pitch_number) != (
+                f.get("game_pk"), f.get("at_bat_number"), f.get("pitch_number")) \
+                or abs(g.readiness - body["indices"]["readiness"]) > 1e-9:
+            out.append(pid)
+    return out
 
 
 def online_store_of(settings: Settings) -> str:

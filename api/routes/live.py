@@ -3,8 +3,8 @@
 Protocol (JSON messages): the client sends `{"type": "auth", "token": "<key>"}` first (a key never goes in
 a URL, where logs would keep it); the server answers with a `snapshot` of every pitcher the key may see,
 then an `update` per pitcher as the stream writes it (with `written_at`, when the write was announced, and
-its `source`: `<stream run>/<micro-batch>`, null for other writers). A key that expires or is revoked is closed with
-code 4401; a key sees only its pitchers here as everywhere. Every HEARTBEAT_S the server also sends a
+its `source`: `<stream run>/<micro-batch>`, null for other writers). A key that expires or is revoked is
+closed with code 4401; a key sees only its pitchers here as everywhere. Every HEARTBEAT_S the server also sends a
 `heartbeat` with the feed's lag and which of the key's pitchers are stale, so a stalled feed turns the
 dashboard stale without any update (and a revoked key is closed even when nothing is pitched).
 """
