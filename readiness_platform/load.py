@@ -13,8 +13,9 @@ API-visible when the API first pushes that pitcher's readiness at that pitch or 
 the pitch's micro-batch or a later one (the update's `source`: an earlier write cannot hold the pitch, even
 when it shows a later pitch that overtook it on the way): its event-to-API latency is that moment minus the
 pitch's arrival (`ingest_time`, when the producer handed it to the feed), so the feed's own 2-5 s delay is
-excluded and reported separately. At the end it prints throughput held, latency p50/p95/p99, late
-fraction, quarantine count, and the loss check: every pitch sent is in bronze exactly once, and every
+excluded and reported separately. At the end it prints throughput held, latency p50/p95/p99, the CPU
+the machine and the stream used meanwhile (readiness_platform/cpu.py), late fraction, quarantine count, and
+the loss check: every pitch sent is in bronze exactly once, and every
 pitcher's served readiness equals the gold table once the stream has settled (it still finalizes and
 writes for some seconds after the last pitch lands: seen here, 8.7 s at 2,000 events/s).
 """
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from readiness_platform.cpu import cores_used, read_cpu
 from readiness_platform.domain.errors import ReadinessError
 from readiness_platform.replay.lag import LagModel
 from readiness_platform.settings import REPO_ROOT, Settings
@@ -70,6 +72,11 @@ class LoadResult:
     doubled: int
     served_mismatches: int
     drain_after_load_s: float
+    # over the load's duration, on average (None without Linux's /proc): cores the machine had busy, of
+    # `machine_cores`, and cores the stream's processes used (its driver's Python, its JVM, their Python workers)
+    machine_cores: int
+    machine_busy_cores: float | None
+    stream_cores: float | None
 
     def lines(self) -> list[str]:
         ok = not (self.lost or self.doubled or self.served_mismatches)
@@ -84,6 +91,9 @@ class LoadResult:
             "load: where it goes, p50 / p99: waiting for the micro-batch {:.2f} / {:.2f} s, the micro-batch until "
             "the online write is announced {:.2f} / {:.2f} s, the API's push to the WebSocket {:.2f} / {:.2f} s".format(
                 *self.waiting_s, *self.micro_batch_s, *self.fan_out_s),
+            *([f"load: CPU during the load: the machine {self.machine_busy_cores:.2f} of {self.machine_cores} cores "
+               f"busy, the stream's processes (driver, JVM, Python workers) {self.stream_cores:.2f} of them"]
+              if self.machine_busy_cores is not None else []),
             f"load: late fraction {self.late_fraction:.3f}, {self.quarantined} quarantined, drained "
             f"{self.drain_after_load_s:.1f} s after the load stopped",
             f"load: {'nothing lost' if ok else 'LOSS'}: {self.lost} pitches missing from bronze, {self.doubled} "
@@ -231,7 +241,9 @@ def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, durati
                          drain_timeout_s + 180)  # the first micro-batches also wait for Spark to start
         live = Visibility(base_url, token)
         print(f"load: {pitchers} pitchers at {rate:g} events/s for {duration_s:g} s", flush=True)
+        cpu_start = read_cpu(proc.pid)  # the stream's processes: its own session (stream_process)
         plan = deliver(settings.landing, settings.statcast_dir, pitchers, rate, duration_s, lag, _sink(settings))
+        cpu = cores_used(cpu_start, read_cpu(proc.pid))
         load_end = time.time()
         sent = _sent_pitches(plan)
         drained = _wait_landed(settings, measured, sent, proc, log_path, drain_timeout_s)
@@ -270,7 +282,9 @@ def run_load(settings: Settings, pitchers: int = 25, rate: float = 100.0, durati
         api_latency_p99_s=float(np.percentile(lat, 99)), api_latency_max_s=float(np.max(lat)),
         waiting_s=_p50_p99(split[:, 0]), micro_batch_s=_p50_p99(split[:, 1]), fan_out_s=_p50_p99(split[:, 2]),
         late_fraction=float(bronze["is_late"].mean()) if len(bronze) else 0.0, quarantined=len(quarantine),
-        lost=lost, doubled=doubled, served_mismatches=len(mismatched), drain_after_load_s=drained - load_end)
+        lost=lost, doubled=doubled, served_mismatches=len(mismatched), drain_after_load_s=drained - load_end,
+        machine_cores=os.cpu_count() or 1, machine_busy_cores=cpu[0] if cpu else None,
+        stream_cores=cpu[1] if cpu else None)
 
 
 def _served_against_gold(settings: Settings, http, pitchers: range,  # noqa: ANN001 - an httpx.Client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -28,3 +29,6 @@ def test_a_small_load_through_kafka_loses_nothing_and_is_measured(settings, spar
     assert 0 <= result.waiting_s[0] <= result.waiting_s[1] and 0 < result.micro_batch_s[0] <= result.micro_batch_s[1]
     assert result.api_latency_p50_s > result.micro_batch_s[0]  # no pitch is counted before its micro-batch
     assert 0 < result.fan_out_s[0] <= result.fan_out_s[1] < result.api_latency_max_s
+    # the CPU over the load: the stream's processes are part of what the machine had busy
+    assert result.machine_cores == os.cpu_count()
+    assert 0 < result.stream_cores < result.machine_busy_cores + 0.05 <= result.machine_cores + 0.1
