@@ -15,10 +15,6 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
-def _ticks_per_second() -> int:
-    return os.sysconf("SC_CLK_TCK")
-
-
 def machine_busy_seconds(stat: str, ticks: int) -> float:
     """Busy CPU seconds of all the machine's cores since boot, from /proc/stat: its first line's user, nice,
     system, irq, softirq and steal (idle and iowait are the time not busy; guest time is inside user)."""
@@ -60,7 +56,7 @@ def read_cpu(session: int) -> CpuReading | None:
         stat = (PROC / "stat").read_text()
     except OSError:
         return None
-    ticks = _ticks_per_second()
+    ticks = os.sysconf("SC_CLK_TCK")
     return CpuReading(time.time(), machine_busy_seconds(stat, ticks), session_seconds(session, ticks))
 
 

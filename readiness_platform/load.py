@@ -14,10 +14,10 @@ the pitch's micro-batch or a later one (the update's `source`: an earlier write 
 when it shows a later pitch that overtook it on the way): its event-to-API latency is that moment minus the
 pitch's arrival (`ingest_time`, when the producer handed it to the feed), so the feed's own 2-5 s delay is
 excluded and reported separately. At the end it prints throughput held, latency p50/p95/p99, the CPU
-the machine and the stream used meanwhile (readiness_platform/cpu.py), late fraction, quarantine count, and
-the loss check: every pitch sent is in bronze exactly once, and every
-pitcher's served readiness equals the gold table once the stream has settled (it still finalizes and
-writes for some seconds after the last pitch lands: seen here, 8.7 s at 2,000 events/s).
+the machine and the stream used meanwhile (readiness_platform/cpu.py), late fraction, quarantine count,
+and the loss check: every pitch sent is in bronze exactly once, and every pitcher's served readiness
+equals the gold table once the stream has settled (it still finalizes and writes for some seconds after
+the last pitch lands: seen here, 8.7 s at 2,000 events/s).
 """
 
 from __future__ import annotations
