@@ -5,14 +5,16 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- JVM jars: Delta and Spark's Kafka source (jvm/pom.xml, as `make setup` resolves them), the local file
-# system (jvm/localfs, built), S3A (docker/s3a)
+# system (jvm/localfs, built), the pitchers' state (jvm/state, built), S3A (docker/s3a)
 FROM maven:3.9-eclipse-temurin-17 AS jars
 WORKDIR /build
 COPY jvm/pom.xml jvm/pom.xml
 COPY docker/s3a/pom.xml docker/s3a/pom.xml
 COPY jvm/localfs/ jvm/localfs/
+COPY jvm/state/ jvm/state/
 RUN mvn -q -B -f jvm/pom.xml dependency:copy-dependencies -Djars.dir=/jars \
  && mvn -q -B -f jvm/localfs/pom.xml package -Djars.dir=/jars \
+ && mvn -q -B -f jvm/state/pom.xml package -Djars.dir=/jars \
  && mvn -q -B -f docker/s3a/pom.xml dependency:copy-dependencies -Djars.dir=/s3a-jars
 
 # --- The project in a virtual environment, pinned by constraints.txt (the lock the tests run on) ----------

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     watermark_delay_seconds: float = Field(7.0, gt=0, description="Event-time watermark delay of the streams.")
     trigger_interval_seconds: float = Field(0.0, ge=0, description="Micro-batch trigger; 0 = back to back.")
     max_files_per_trigger: int | None = Field(None, ge=1, description="Cap on landing files per micro-batch.")
+    state_processor: Literal["jvm", "python"] = Field(
+        "jvm", description="Where the stream keeps the pitchers' state: the JVM processor (jvm/state, keyed by "
+        "pitcher) or the Python reference (transforms.features.PitcherFeatures, keyed by pitcher group). Each "
+        "checkpoint is bound to the one it started with.")
 
     stream_source: Literal["landing", "kafka"] = Field(
         "landing", description="Where the stream reads the feed: the landing folder or the Kafka topics.")

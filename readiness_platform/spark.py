@@ -16,7 +16,8 @@ from readiness_platform.settings import Settings
 
 LOCAL_FS_JAR = "readiness-localfs.jar"  # jvm/localfs, built by `make setup`
 LOCAL_FS_CLASS = "dev.readiness.fs.NioLocalFileSystem"
-REQUIRED_JARS = ("delta-spark_4.2_2.13-", "delta-storage-", LOCAL_FS_JAR)
+STATE_JAR = "readiness-state.jar"  # jvm/state: the stream's pitchers' state (transforms.features)
+REQUIRED_JARS = ("delta-spark_4.2_2.13-", "delta-storage-", LOCAL_FS_JAR, STATE_JAR)
 
 
 def local_jars(jars_dir: Path) -> list[str]:
@@ -27,7 +28,7 @@ def local_jars(jars_dir: Path) -> list[str]:
     if missing:
         raise SetupError(
             f"Spark's jars are missing from {jars_dir} ({', '.join(p.removesuffix('.jar') + '*.jar' for p in missing)}): "
-            "run `make setup` (bash scripts/setup.sh) to resolve them from Maven Central and build jvm/localfs."
+            "run `make setup` (bash scripts/setup.sh) to resolve them from Maven Central and build jvm/localfs and jvm/state."
         )
     return [j for j in jars if Path(j).name != LOCAL_FS_JAR]
 

@@ -60,6 +60,14 @@ if [ ! -f ".jars/.localfs-$want" ]; then
   rm -f .jars/.localfs-* && touch ".jars/.localfs-$want"
 fi
 
+# --- The stream's pitchers' state as a JVM processor (jvm/state), built into .jars/ --------------------
+want=$(cat jvm/state/pom.xml jvm/state/src/main/java/dev/readiness/state/*.java | sha256sum | cut -c1-16)
+if [ ! -f ".jars/.state-$want" ]; then
+  say "readiness-state.jar (.jars/) from jvm/state"
+  mvn -q -B -f jvm/state/pom.xml package
+  rm -f .jars/.state-* && touch ".jars/.state-$want"
+fi
+
 # --- The Kafka broker's jars (scripts/services.sh), resolved from Maven Central into .jars-kafka/ --
 want=$(sha256sum jvm/kafka/pom.xml | cut -c1-16)
 if [ ! -f ".jars-kafka/.resolved-$want" ]; then

@@ -33,6 +33,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 from pyspark.sql import DataFrame, Row
+from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor, StatefulProcessorHandle
@@ -455,22 +456,54 @@ def _group_keys() -> list[int]:
 
 
 GROUP_KEYS = _group_keys()
-STATE_LAYOUT = f"{GROUPS} groups of pitchers, GroupState v1"  # named in the checkpoint (checkpoint.claim_layout)
+# Each checkpoint is bound to the state layout it started with (checkpoint.claim_layout), by processor:
+STATE_LAYOUTS = {
+    "python": f"{GROUPS} groups of pitchers, GroupState v1",
+    "jvm": "pitchers in the JVM (dev.readiness.state.PitcherFeatures), PitcherState v1",
+}
 
 
 def pitcher_group(pitcher_id: int) -> int:
     return GROUP_KEYS[pitcher_id % GROUPS]
 
 
-def pitcher_features(pitches: DataFrame, baselines: Baselines) -> DataFrame:
-    """Streaming: valid pitches under the watermark (columns pitcher_id + PITCH_NAMES) -> FEATURES_SCHEMA rows."""
-    keys = F.array(*(F.lit(k).cast("long") for k in GROUP_KEYS))  # a long key: Spark hashes it as spark_hash
-    group = F.element_at(keys, (F.pmod("pitcher_id", F.lit(GROUPS)) + 1).cast("int"))
-    return (
-        pitches.select(group.alias("pitcher_group"), "pitcher_id", *PITCH_NAMES)
-        .groupBy("pitcher_group")
-        .transformWithState(PitcherFeatures(baselines), FEATURES_SCHEMA, "append", "EventTime")
-    )
+def pitcher_features(pitches: DataFrame, baselines: Baselines, processor: str = "jvm") -> DataFrame:
+    """Streaming: valid pitches under the watermark (columns pitcher_id + PITCH_NAMES) -> FEATURES_SCHEMA rows,
+    from the JVM processor (jvm/state: the same rules, keyed by pitcher, no Python per key and micro-batch)
+    or from the Python reference above (`processor="python"`). Both give the same rows
+    (tests/spark_jobs/test_jvm_state.py)."""
+    if processor == "python":
+        keys = F.array(*(F.lit(k).cast("long") for k in GROUP_KEYS))  # a long key: Spark hashes it as spark_hash
+        group = F.element_at(keys, (F.pmod("pitcher_id", F.lit(GROUPS)) + 1).cast("int"))
+        return (
+            pitches.select(group.alias("pitcher_group"), "pitcher_id", *PITCH_NAMES)
+            .groupBy("pitcher_group")
+            .transformWithState(PitcherFeatures(baselines), FEATURES_SCHEMA, "append", "EventTime")
+        )
+    if processor != "jvm":
+        raise ValueError(f"unknown state processor {processor!r}: 'jvm' or 'python'")
+    # the JVM's form of a pitch: its date as days and its times as microseconds since the epoch (UTC)
+    jvm_form = {"game_date": F.unix_date, "event_time": F.unix_micros, "ingest_time": F.unix_micros}
+    given = pitches.select(
+        F.col("pitcher_id").cast("long").alias("pitcher_id"),
+        *[(jvm_form[f.name](f.name) if f.name in jvm_form else F.col(f.name).cast(f.dataType)).alias(f.name)
+          for f in PITCH_FIELDS])
+    spark = pitches.sparkSession
+    jdf = spark._jvm.dev.readiness.state.PitcherFeatures.apply(  # jvm/state, on the class path from .jars/
+        given._jdf, T.StructType(WINDOW_FIELDS).json(), jvm_baselines(baselines))
+    back = {"game_date": F.date_from_unix_date, "event_time": F.timestamp_micros, "ingest_time": F.timestamp_micros}
+    return ClassicDataFrame(jdf, spark).select(
+        *[back[n](n).alias(n) if n in back else F.col(n) for n in FEATURES_SCHEMA.fieldNames()])
+
+
+def jvm_baselines(baselines: Baselines) -> str:
+    """The baselines as the JVM processor reads them: "pitcher\tseason\tfamily\tn\tvelo_mean\tvelo_sd5" lines,
+    numbers as repr writes them (exact: Java parses them to the same double), empty for None."""
+    def number(v: float | None) -> str:
+        return "" if v is None else repr(float(v))
+
+    return "\n".join(f"{pitcher}\t{season}\t{family}\t{int(b.n)}\t{number(b.velo_mean)}\t{number(b.velo_sd5)}"
+                     for (pitcher, season), by_family in baselines.items() for family, b in by_family.items())
 
 
 def pitcher_features_batch(pitches: DataFrame, baselines: Baselines) -> DataFrame:

@@ -34,7 +34,7 @@ from readiness_platform.settings import Settings, Tables, get_settings
 from readiness_platform.spark import build_spark
 from readiness_platform.transforms.baselines import baselines_by_pitcher
 from readiness_platform.transforms.contract import parse_feed
-from readiness_platform.transforms.features import PITCH_NAMES, STATE_LAYOUT, Baselines, pitcher_features
+from readiness_platform.transforms.features import PITCH_NAMES, STATE_LAYOUTS, Baselines, pitcher_features
 from readiness_platform.transforms.memory import tune_gc
 from spark_jobs.stream.sinks import forget_caches, write_stream_batch
 
@@ -118,7 +118,8 @@ def parsed_once(parsed: DataFrame) -> DataFrame:
         "feed", F.count(F.lit(1)).alias("messages"))
 
 
-def branches(parsed: DataFrame, delay_seconds: float, baselines: Baselines | None = None) -> DataFrame:
+def branches(parsed: DataFrame, delay_seconds: float, baselines: Baselines | None = None,
+             processor: str = "jvm") -> DataFrame:
     """Each message of a micro-batch, in up to three branches of one stream:
     `all`      - every message (its validity, kind and event time; the raw line when invalid), under the
                  event-time watermark (the one place it is applied): quarantine and the batch's counts are
@@ -129,7 +130,7 @@ def branches(parsed: DataFrame, delay_seconds: float, baselines: Baselines | Non
                  keeps every key (~100 bytes each in RocksDB, about a million a season), so a checkpoint
                  serves one season; the next season starts a new one;
     `features` - (streams, given baselines) the pitchers' state: provisional and final feature rows of
-                 on-time pitches (transforms.features).
+                 on-time pitches (transforms.features), from the given state processor.
     """
     parsed = parsed_once(parsed)
     events = with_watermark(parsed, delay_seconds)
@@ -148,7 +149,7 @@ def branches(parsed: DataFrame, delay_seconds: float, baselines: Baselines | Non
             F.col("pitch.pitcher_id").alias("pitcher_id"),
             *[F.col(n) if n in ("event_time", "ingest_time") else F.col(f"pitch.{n}").alias(n) for n in PITCH_NAMES],
         )
-        features = pitcher_features(pitches, baselines).withColumn("branch", F.lit("features"))
+        features = pitcher_features(pitches, baselines, processor).withColumn("branch", F.lit("features"))
         out = out.unionByName(features, allowMissingColumns=True)
     return out
 
@@ -175,13 +176,13 @@ def start_stream(
     # A checkpoint deleted and made again at this path is a new query with a new id: cached, the old id
     # would make the writers skip the new query's batches as "already committed" (seen in a benchmark).
     forget_checkpoint(checkpoint)
-    claim_layout(spark, checkpoint, STATE_LAYOUT)  # a checkpoint of another state layout is refused
+    claim_layout(spark, checkpoint, STATE_LAYOUTS[settings.state_processor])  # a checkpoint of another state layout is refused
     forget_caches()  # the writer's caches of Delta rows are rebuilt from the tables, as after a restart
     forget_stores()  # and the Feast store from its registry
     tune_gc()
     online = OnlinePublisher.start(settings) if settings.publish_online else None
     writer = (
-        branches(parse_feed(raw), settings.watermark_delay_seconds, baselines)
+        branches(parse_feed(raw), settings.watermark_delay_seconds, baselines, settings.state_processor)
         .writeStream.queryName("readiness_stream")
         .foreachBatch(partial(write_stream_batch, tables=tables, checkpoint=checkpoint, baselines=baselines,
                               online=online, served_by=ServedBy(settings)))

@@ -152,13 +152,13 @@ def test_a_checkpoint_of_another_state_layout_is_refused_before_the_stream_start
     """Spark would resume the pitchers' state of another layout without a word (the key's type is the same)
     and start every pitcher afresh: the checkpoint names its layout, and the stream refuses another."""
     from readiness_platform.checkpoint import LAYOUT_FILE, CheckpointLayoutError
-    from readiness_platform.transforms.features import STATE_LAYOUT
+    from readiness_platform.transforms.features import STATE_LAYOUTS
     from spark_jobs.stream.main import start_stream
 
     write_files(settings.landing, [[pitch_line(1, 10)]])
     run_to_end(spark, settings)
     marker = Path(settings.checkpoints, "stream", LAYOUT_FILE)
-    assert marker.read_text().strip() == STATE_LAYOUT  # a new checkpoint is named
+    assert marker.read_text().strip() == STATE_LAYOUTS[settings.state_processor]  # a new checkpoint is named
     write_files(settings.landing, [[pitch_line(2, 20)]])
     run_to_end(spark, settings)  # the same layout resumes
     assert sorted(p["pitch_number"] for p in table(settings.tables.pitches)) == [1, 2]
