@@ -16,6 +16,12 @@ wake-up time); summaries older than REST_HORIZON_DAYS are dropped. Holding only 
 state a pitcher reads and writes each batch small: with four finished games held, it was ~400 pitches,
 3.5 ms of JSON per call.
 
+The stream runs these rules in the JVM (jvm/state, `dev.readiness.state.PitcherFeatures`; settings'
+`state_processor`, "jvm" by default): the same rules and arithmetic (math.fsum ported), keyed by pitcher,
+with no Python call per key and micro-batch - at 2,000 events/s the Python state took ~0.6 s of a ~1.2 s
+micro-batch. The Python processor below is the reference it is tested against, row for row
+(tests/spark_jobs/test_jvm_state.py), and still runs the stream with `state_processor="python"`.
+
 Batch (`pitcher_features_batch`): the same domain functions over every on-time pitch of bronze.
 
 Scoring (`score_features`): calibration confidence and air density at the pitch's time from the tracking

@@ -136,6 +136,19 @@ def test_rate_limit_per_key_answers_429_with_retry_after(api_settings, keys):
         assert get(c, "/api/pitchers/1/readiness", keys["admin"]).status_code == 200  # another key's budget
 
 
+def test_the_loads_check_reads_through_the_rate_limit_and_counts_nothing_served_as_none(api_settings, keys):
+    """readiness load reads every measured pitcher at once, past the limit: a 429 is read again after its
+    Retry-After (it once counted as a served value that differed from gold)."""
+    from readiness_platform.load import _served
+
+    app = create_app(api_settings.model_copy(update={"rate_limit_per_second": 3}))
+    with TestClient(app, headers={"X-API-Key": keys["viewer"]}) as c:
+        bodies = [_served(c, 1) for _ in range(5)]  # the budget is 3 a second: two waits
+        served = {(b["pitcher_id"], b["features"]["pitch_number"], b["indices"]["readiness"]) for b in bodies}
+        assert served == {(1, 4, 80.0 - 3 - 1)}  # his newest row (pitch 3 of the fixture: 1, 4), every time
+        assert _served(c, 99) is None  # no readiness for him: a 404
+
+
 def test_every_data_access_is_audited_without_secrets(client, keys):
     get(client, "/api/pitchers/1/readiness", keys["viewer"])
     get(client, "/api/pitchers/3/readiness", keys["viewer"])
