@@ -139,15 +139,24 @@ def write_online(settings: Settings, rows: list[dict], redis_client=None, scored
     with the `source` of the write (the stream's `<app id>/<micro-batch>`; None for other writers).
 
     The caller decides what is newest (the stream's gold state, the repair asset's comparison): with
-    Redis the store writes what it is given.
+    Redis the store writes what it is given. With Redis (production) and a client, the rows are written in
+    Feast's layout directly (online.RedisOnlineWriter: the same bytes, without Feast's per-value conversion).
     """
     from feature_repo.feature_views import view_name
 
     if not rows and not scored:
         return 0
-    store = feature_store(settings)
-    for version in sorted({r["model_version"] for r in rows}):
-        store.write_to_online_store(view_name(version), online_frame([r for r in rows if r["model_version"] == version]))
+    versions = sorted({r["model_version"] for r in rows})
+    if settings.feast_env == "production" and redis_client is not None:  # Feast's Redis layout, directly
+        from readiness_platform.online import RedisOnlineWriter
+
+        writer = RedisOnlineWriter(redis_client)
+        for version in versions:
+            writer.write(version, [r for r in rows if r["model_version"] == version])
+    else:
+        store = feature_store(settings)
+        for version in versions:
+            store.write_to_online_store(view_name(version), online_frame([r for r in rows if r["model_version"] == version]))
     if redis_client is not None:
         announce(redis_client, scored or rows, source)
     return len(rows)

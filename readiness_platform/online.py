@@ -15,11 +15,11 @@ from typing import Protocol
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import _mmh3
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-from feast.protos.feast.types.Value_pb2 import Value
+from feast.protos.feast.types.Value_pb2 import StringList, Value
 from feast.type_map import feast_value_type_to_python_type
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from feature_repo.feature_views import FEATURE_NAMES, view_name
+from feature_repo.feature_views import FEATURE_NAMES, FIELDS, view_name
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,63 @@ class RedisOnlineReader:
         return OnlineRow(int(pitcher_id), version, ts.ToDatetime(tzinfo=timezone.utc), feats)
 
 
+def _value(**kind) -> bytes:
+    return Value(**kind).SerializeToString()
+
+
+def _double(v) -> bytes:  # noqa: ANN001 - None and NaN are null, as Feast's own write makes them
+    return b"" if v is None or v != v else _value(double_val=float(v))
+
+
+def _int64(v) -> bytes:  # noqa: ANN001 - a whole number pandas widened to float is written as its int
+    return b"" if v is None or v != v else _value(int64_val=int(v))
+
+
+def _bool(v) -> bytes:  # noqa: ANN001
+    return b"" if v is None else (_TRUE if v else _FALSE)
+
+
+def _string(v) -> bytes:  # noqa: ANN001
+    return b"" if v is None else _value(string_val=str(v))
+
+
+def _strings(v) -> bytes:  # noqa: ANN001 - no list is an empty one (stream.online_frame's rule)
+    return _value(string_list_val=StringList(val=list(v or ())))
+
+
+_TRUE, _FALSE = _value(bool_val=True), _value(bool_val=False)
+
+
+class RedisOnlineWriter:
+    """Feast's Redis layout written directly: the bytes `FeatureStore.write_to_online_store` writes for the
+    same rows (tests/feature_repo/test_repo.py compares them hash for hash), one HSET per pitcher, pipelined.
+    Feast's write goes through pandas, Arrow and a type lookup per value: at 2,000 events/s it was ~0.17 s
+    of Python a micro-batch (py-spy), on the way to the dashboard and holding the GIL from the next
+    micro-batch. Like Feast's write with `skip_dedup`, it writes what it is given: the caller orders."""
+
+    def __init__(self, client, project: str = "readiness", key_version: int = 3) -> None:
+        self.client = client
+        self.layout = RedisOnlineReader(client, project, key_version)
+        self._keys: dict[int, bytes] = {}
+
+    def write(self, version: str, rows: list[dict]) -> int:
+        """Each row (a scored row: pitcher_id, event_time and the features) as its pitcher's values."""
+        fields = self.layout.fields(version)
+        with self.client.pipeline(transaction=False) as pipe:
+            for r in rows:
+                mapping = {field: encode(r.get(name)) for field, name, encode in zip(fields, FEATURE_NAMES, _ENCODERS)}
+                ts = Timestamp()
+                ts.FromDatetime(_as_utc(r["event_time"]))
+                mapping[fields[-1]] = ts.SerializeToString()
+                pid = int(r["pitcher_id"])
+                key = self._keys.get(pid)
+                if key is None:
+                    key = self._keys[pid] = self.layout.key(pid)
+                pipe.hset(key, mapping=mapping)
+            pipe.execute()
+        return len(rows)
+
+
 def _as_utc(t: datetime | int | float) -> datetime:
     if isinstance(t, (int, float)):  # Feast's to_dict gives epoch seconds
         return datetime.fromtimestamp(t, timezone.utc)
@@ -111,6 +168,10 @@ class FeastOnlineReader:
             t = _as_utc(max(stamps))
             out[int(pid)] = OnlineRow(int(pid), version, t, {n: got[n][i] for n in FEATURE_NAMES})
         return out
+
+
+_ENCODERS = [{"Float64": _double, "Int64": _int64, "Bool": _bool, "String": _string, "Array(String)": _strings}[
+    str(f.dtype)] for f in FIELDS]
 
 
 def online_reader(settings, redis_client=None) -> OnlineReader:  # settings: readiness_platform.settings.Settings

@@ -67,6 +67,31 @@ def test_the_direct_redis_reader_reads_what_feast_reads(tmp_path):
     assert {int(p) for p in client.zrange(ROSTER_KEY, 0, -1)} == set(range(10, 40))
 
 
+@pytest.mark.services
+def test_the_direct_redis_writer_writes_the_bytes_feasts_own_write_writes(tmp_path):
+    """online.RedisOnlineWriter against FeatureStore.write_to_online_store, hash for hash: every value kind,
+    nulls (None, NaN), empty and full lists, False and 0, microseconds, a whole number pandas widens."""
+    from readiness_platform.feature_store import online_frame
+    from readiness_platform.online import RedisOnlineWriter
+
+    settings = get_settings(home=tmp_path, feast_env="production", redis_url="redis://127.0.0.1:56379/7")
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    apply_repo(settings)
+    rows = [{**_row(p, "v1", 50.0 + p / 3, pitch=p % 5 + 1, final=p % 2 == 0),
+             "event_time": datetime(2020, 9, 3, 20, 0, p % 60, 1000 * p + 7),
+             "alert_reasons": [] if p % 3 else ["velocity down", "spin up"], "recalibration_needed": p % 4 == 0,
+             "spin_cv": float("nan") if p % 5 == 0 else 0.01 * p, "days_since_prev_outing": None if p % 2 else p % 4,
+             "pitches_last_3d": 0, "velo_z": -0.0, "alert_level": None if p == 13 else "ok"} for p in range(10, 30)]
+    feature_store(settings).write_to_online_store("pitcher_readiness_v1", online_frame(rows))
+    layout = RedisOnlineReader(client)
+    feasts = {r["pitcher_id"]: client.hgetall(layout.key(r["pitcher_id"])) for r in rows}
+    client.flushdb()
+    assert RedisOnlineWriter(client).write("v1", rows) == len(rows)
+    ours = {r["pitcher_id"]: client.hgetall(layout.key(r["pitcher_id"])) for r in rows}
+    assert ours == feasts and all(len(h) == len(FEATURE_NAMES) + 1 for h in ours.values())
+
+
 @pytest.mark.parametrize("value", [None, 0.0, -0.0, 83.123456789, 1e-07, 1e22, 5e-324, float("nan"), float("inf"), 3])
 def test_an_outing_point_is_the_json_that_json_dumps_writes(value):
     import json
