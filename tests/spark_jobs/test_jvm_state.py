@@ -64,7 +64,7 @@ def test_the_jvm_state_gives_the_python_references_rows_batch_for_batch(spark, s
     # a reliever's season (back-to-back days, quiet pitchers finalized by their timers) and a no-hitter
     files = [f for f in statcast_files(STATCAST_DIR) if f.name.startswith(("duffey", "cease"))]
     plan = replay_plan(files, LagModel(seed=7), environment_every_s=600.0)
-    play(plan, LandingFolderSink(settings.landing), speedup=0, per_file=60, log=lambda _: None)
+    play(plan, LandingFolderSink(settings.landing), speedup=0, per_file=30, log=lambda _: None)
     copy = settings.home / "landing-jvm"
     shutil.copytree(settings.landing, copy)
     for folder in (settings.landing, copy):  # Spark takes files by modification time: one distinct time each,
