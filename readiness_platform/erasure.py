@@ -456,7 +456,7 @@ def _postgres(run: _Run, conn: psycopg.Connection) -> list[PlaceResult]:
 
 def _stream_state(run: _Run) -> list[PlaceResult]:
     """The stream's state store, read with Spark's state data source (read-only in Spark 4.2)."""
-    from readiness_platform.transforms.features import GroupState
+    from readiness_platform.transforms.features import JVM_STATE, GroupState, jvm_state_held
 
     checkpoint = f"{run.settings.checkpoints.rstrip('/')}/stream"
     local = "://" not in checkpoint or checkpoint.startswith("file://")
@@ -467,18 +467,25 @@ def _stream_state(run: _Run) -> list[PlaceResult]:
     spark = run.spark
     spark.streams.active  # noqa: B018 - starts the session's state store coordinator, which the reader needs
     found = 0
-    # The pitchers' state (transforms.features.GroupState: per group of pitchers, each one's PitcherState as
-    # JSON) holds the data: the pitches of games in play (measurements) and the outing summaries (date,
-    # game, pitch count); each is counted as a state row. The deduplication state holds event keys only
-    # ("pitch/<game>/<at bat>/<pitch>", no id, no value).
+    # The pitchers' state holds the data: the pitches of games in play (measurements) and the outing
+    # summaries (date, game, pitch count); each is counted as a state row. The JVM processor (jvm/state)
+    # keeps a binary value per pitcher, keyed by his id; the Python one (transforms.features.GroupState) a
+    # value per group of pitchers, each one's PitcherState as JSON. The deduplication state holds event keys
+    # only ("pitch/<game>/<at bat>/<pitch>", no id, no value).
     for op in spark.read.format("state-metadata").load(checkpoint).collect():
         if not op["operatorName"].startswith("transformWithState"):
             continue
-        variables = json.loads(op["operatorProperties"] or "{}").get("stateVariables", [])
-        if not any(v["stateName"] == GroupState.NAME for v in variables):
+        variables = {v["stateName"] for v in json.loads(op["operatorProperties"] or "{}").get("stateVariables", [])}
+        name = JVM_STATE if JVM_STATE in variables else GroupState.NAME if GroupState.NAME in variables else None
+        if name is None:
             continue
         state = spark.read.format("statestore").option("operatorId", op["operatorId"]) \
-            .option("stateVarName", GroupState.NAME).load(checkpoint)
+            .option("stateVarName", name).load(checkpoint)
+        if name == JVM_STATE:
+            for row in state.select("key", "value").collect():  # a row per pitcher
+                if row["key"][0] == run.pid:
+                    found += sum(jvm_state_held(bytes(row["value"][0])))
+            continue
         for row in state.select("value.*").collect():  # a row per group
             raw = GroupState.pitcher(tuple(row), run.pid)
             held = json.loads(raw) if raw else {}

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from operator import itemgetter
 import json
+import struct
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -500,6 +501,24 @@ def pitcher_features(pitches: DataFrame, baselines: Baselines, processor: str = 
     back = {"game_date": F.date_from_unix_date, "event_time": F.timestamp_micros, "ingest_time": F.timestamp_micros}
     return ClassicDataFrame(jdf, spark).select(
         *[back[n](n).alias(n) if n in back else F.col(n) for n in FEATURES_SCHEMA.fieldNames()])
+
+
+JVM_STATE = "pitcher"  # the JVM processor's state variable: one binary value per pitcher (jvm/state PitcherState)
+
+
+def jvm_state_held(raw: bytes) -> tuple[int, int]:
+    """(pitches, outing summaries) a JVM pitcher state holds, from its bytes as `PitcherState.dump` writes
+    them (Java's DataOutputStream, big-endian): version, finalized, three optional times (a flag, then the
+    long if set), the outings (day, game, pitches: 16 bytes each), then the pitches."""
+    (version,) = struct.unpack_from(">i", raw, 0)
+    if version != 1:
+        raise ValueError(f"a JVM pitcher state of version {version}: this code reads version 1")
+    at = 12
+    for _ in range(3):
+        at += 1 + (8 if raw[at] else 0)
+    (outings,) = struct.unpack_from(">i", raw, at)
+    (pitches,) = struct.unpack_from(">i", raw, at + 4 + 16 * outings)
+    return pitches, outings
 
 
 def jvm_baselines(baselines: Baselines) -> str:
