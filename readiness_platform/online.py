@@ -4,6 +4,7 @@ With Redis (production), the API reads Feast's own layout directly - one HMGET p
 keys and field names computed once by Feast's encoding functions - because Feast's Python read path
 costs milliseconds per call and the read service's budget is 5 ms at p99. A test checks that this reader
 and `FeatureStore.get_online_features` return the same values. With SQLite (local), it asks Feast.
+The stream writes that layout directly too (RedisOnlineWriter: the bytes Feast's own write makes).
 """
 
 from __future__ import annotations
@@ -123,7 +124,6 @@ class RedisOnlineWriter:
     def __init__(self, client, project: str = "readiness", key_version: int = 3) -> None:
         self.client = client
         self.layout = RedisOnlineReader(client, project, key_version)
-        self._keys: dict[int, bytes] = {}
 
     def write(self, version: str, rows: list[dict]) -> int:
         """Each row (a scored row: pitcher_id, event_time and the features) as its pitcher's values."""
@@ -134,11 +134,7 @@ class RedisOnlineWriter:
                 ts = Timestamp()
                 ts.FromDatetime(_as_utc(r["event_time"]))
                 mapping[fields[-1]] = ts.SerializeToString()
-                pid = int(r["pitcher_id"])
-                key = self._keys.get(pid)
-                if key is None:
-                    key = self._keys[pid] = self.layout.key(pid)
-                pipe.hset(key, mapping=mapping)
+                pipe.hset(self.layout.key(r["pitcher_id"]), mapping=mapping)
             pipe.execute()
         return len(rows)
 
