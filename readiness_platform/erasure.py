@@ -481,10 +481,10 @@ def _stream_state(run: _Run) -> list[PlaceResult]:
             continue
         state = spark.read.format("statestore").option("operatorId", op["operatorId"]) \
             .option("stateVarName", name).load(checkpoint)
-        if name == JVM_STATE:
-            for row in state.select("key", "value").collect():  # a row per pitcher
-                if row["key"][0] == run.pid:
-                    found += sum(jvm_state_held(bytes(row["value"][0])))
+        if name == JVM_STATE:  # a row per pitcher, keyed by his id: his row alone comes to the driver
+            key = state.select("key.*").columns[0]
+            for row in state.where(state["key"][key] == run.pid).select("value.*").collect():
+                found += sum(jvm_state_held(bytes(row[0])))
             continue
         for row in state.select("value.*").collect():  # a row per group
             raw = GroupState.pitcher(tuple(row), run.pid)

@@ -189,9 +189,8 @@ public final class PitcherFeatures extends StatefulProcessor<Long, Row, Row> {
   static void schedule(PitcherState st, long watermark) {
     long limit = st.finalBefore();
     Long latestPending = null;
-    Long latest = null;
+    Long latest = latest(st.pitches);
     for (Pitch p : st.pitches) {
-      latest = latest == null ? p.time : Math.max(latest, p.time);
       if (p.time >= limit) {
         latestPending = latestPending == null ? p.time : Math.max(latestPending, p.time);
       }
@@ -228,38 +227,50 @@ public final class PitcherFeatures extends StatefulProcessor<Long, Row, Row> {
     for (Pitch p : targets) {
       groups.computeIfAbsent(List.of(p.game, (long) Windows.season(p.day)), k -> new ArrayList<>()).add(p);
     }
-    Map<Long, List<Pitch>> games = new HashMap<>();
-    Map<Long, Map<Pitch.Key, Integer>> positions = new HashMap<>();
+    Map<Long, Game> games = new HashMap<>();  // each game sorted once; a pitch's features read its prefix
     Map<Pitch.Key, Object[]> out = new HashMap<>();
     Map<Integer, Map<String, Windows.Baseline>> own = baselines.getOrDefault(pitcher, Map.of());
     for (Map.Entry<List<Long>, List<Pitch>> e : groups.entrySet()) {
       long game = e.getKey().get(0);
       int season = e.getKey().get(1).intValue();
-      List<Pitch> held = games.computeIfAbsent(game, g -> {
-        List<Pitch> of = new ArrayList<>();
-        for (Pitch q : st.pitches) {
-          if (q.game == g) {
-            of.add(q);
-          }
-        }
-        of.sort(Pitch.IN_GAME);
-        Map<Pitch.Key, Integer> at = new HashMap<>();
-        for (int i = 0; i < of.size(); i++) {
-          at.put(of.get(i).key(), i);
-        }
-        positions.put(g, at);
-        return of;
-      });
-      Map<Pitch.Key, Integer> at = positions.get(game);
+      Game held = games.computeIfAbsent(game, g -> Game.of(st.pitches, g));
+      Map<Pitch.Key, Integer> at = held.at();
       Set<Integer> places = new HashSet<>();
       for (Pitch p : e.getValue()) {
         places.add(at.get(p.key()));
       }
-      Map<Integer, Object[]> computed = Windows.outingWindows(held, places, outingsFor(st.pitches, st.outings, game),
+      Map<Integer, Object[]> computed = Windows.outingWindows(held.pitches(), places, outingsFor(st.pitches, st.outings, game),
                                                               own.getOrDefault(season, Map.of()));
       for (Pitch p : e.getValue()) {
         out.put(p.key(), computed.get(at.get(p.key())));
       }
+    }
+    return out;
+  }
+
+  /** A game's held pitches in pitch order, and each one's place among them. */
+  record Game(List<Pitch> pitches, Map<Pitch.Key, Integer> at) {
+    static Game of(List<Pitch> held, long game) {
+      List<Pitch> of = new ArrayList<>();
+      for (Pitch q : held) {
+        if (q.game == game) {
+          of.add(q);
+        }
+      }
+      of.sort(Pitch.IN_GAME);
+      Map<Pitch.Key, Integer> at = new HashMap<>();
+      for (int i = 0; i < of.size(); i++) {
+        at.put(of.get(i).key(), i);
+      }
+      return new Game(of, at);
+    }
+  }
+
+  /** The latest event time (us) among these pitches, null for none. */
+  static Long latest(List<Pitch> pitches) {
+    Long out = null;
+    for (Pitch p : pitches) {
+      out = out == null ? p.time : Math.max(out, p.time);
     }
     return out;
   }
@@ -301,10 +312,7 @@ public final class PitcherFeatures extends StatefulProcessor<Long, Row, Row> {
       out = rows(pitcher, ordered, windows, true);
       st.finalized = watermark;
     }
-    Long quietSince = null;
-    for (Pitch p : st.pitches) {
-      quietSince = quietSince == null ? p.time : Math.max(quietSince, p.time);
-    }
+    Long quietSince = latest(st.pitches);
     if (quietSince != null && Math.floorDiv(quietSince, 1000L) + GAME_STATE_HOURS * HOUR_MS <= watermark
         && quietSince < st.finalBefore()) {
       summarize(st, st.pitches);  // every game of his has been quiet for GAME_STATE_HOURS
