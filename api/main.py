@@ -23,6 +23,7 @@ from api.ratelimit import RateLimiterUnavailable
 from api.routes import calibration, health, live, pitchers
 from api.services import Services
 from readiness_platform.settings import Settings, get_settings
+from readiness_platform.transforms.memory import tune_gc
 
 STATIC = Path(__file__).parent / "static"
 OUTCOME_OF_STATUS = {200: "ok", 202: "ok", 401: "invalid_key", 403: "denied", 404: "not_found", 422: "bad_request",
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = services or Services.start(settings)
+        tune_gc()  # a long-lived process: its imports are frozen out of the collections (a pause delays pushes)
         app.state.broadcaster = live.Broadcaster(app.state.services)
         app.state.broadcaster.start()
         try:

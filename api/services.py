@@ -70,7 +70,8 @@ class Metrics:
                                  registry=self.registry)
         self.ws_clients = Counter("readiness_api_websocket_connections", "WebSocket connections accepted.",
                                   registry=self.registry)
-        self.ws_pushes = Counter("readiness_api_websocket_pushes", "Updates pushed over WebSockets.",
+        self.ws_pushes = Counter("readiness_api_websocket_pushes",
+                                 "Pitcher updates pushed over WebSockets (an `updates` message holds those of one write).",
                                  registry=self.registry)
 
 

@@ -480,20 +480,21 @@ def _push_latency(api_port: int, token: str, settings: Settings, client, updates
     # Redis pub/sub channels ignore the DB number: writers on other DBs of this Redis (another session's
     # stream) announce on the same channel, and the API pushes what it finds for those ids in its own DB.
     # Only updates whose written_at falls inside one of our writes count.
-    ours: dict[int, tuple[float, dict]] = {}
+    ours: dict[int, tuple[float, dict]] = {}  # write -> (seconds from its announcement to receipt, the body)
     foreign = 0
     for t, raw_message in received:
         m = json.loads(raw_message)
-        if m.get("type") != "update":
+        if m.get("type") != "updates":
             continue
         i = next((i for i, (a, b) in enumerate(windows) if a <= m["written_at"] <= b), None)
-        if i is None or m["pitcher"]["pitcher_id"] != pitches[i][0]["pitcher_id"] or i in ours:
-            foreign += 1
-        else:
-            ours[i] = (t, m)
-    lat = np.asarray([(t - m["written_at"]) * 1000 for t, m in ours.values()])
+        for body in m["pitchers"]:
+            if i is None or body["pitcher_id"] != pitches[i][0]["pitcher_id"] or i in ours:
+                foreign += 1
+            else:
+                ours[i] = (t - m["written_at"], body)
+    lat = np.asarray([pushed * 1000 for pushed, _ in ours.values()])
     written = [next(r for r in rows if r["model_version"] == SERVED_VERSION)["readiness"] for rows in pitches]
-    equal = sum(m["pitcher"]["indices"]["readiness"] == written[i] for i, (_, m) in ours.items())
+    equal = sum(body["indices"]["readiness"] == written[i] for i, (_, body) in ours.items())
     return {"updates_written": len(pitches), "updates_received": len(ours), "values_equal": equal,
             "foreign_updates_ignored": foreign,
             "push_p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),

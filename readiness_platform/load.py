@@ -126,11 +126,12 @@ class Visibility:
             for raw in self.ws:
                 now = time.time()
                 m = json.loads(raw)
-                if m["type"] == "update":
-                    f = m["pitcher"]["features"]
-                    pitch = (f["game_pk"], f["at_bat_number"], f["pitch_number"])
-                    self.seen[m["pitcher"]["pitcher_id"]].append(
-                        (now, pitch, m["written_at"], parse_batch_source(m.get("source"))))
+                if m["type"] == "updates":
+                    source = parse_batch_source(m.get("source"))
+                    for p in m["pitchers"]:
+                        f = p["features"]
+                        self.seen[p["pitcher_id"]].append(
+                            (now, (f["game_pk"], f["at_bat_number"], f["pitch_number"]), m["written_at"], source))
         except ConnectionClosed:
             pass
 

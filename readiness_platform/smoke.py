@@ -117,8 +117,8 @@ class LiveRecorder:
         try:
             for raw in self.ws:
                 message = json.loads(raw)
-                if message["type"] == "update" and message["pitcher"]["pitcher_id"] == CLOSER_ID:
-                    self.bodies.append(message["pitcher"])
+                if message["type"] == "updates":
+                    self.bodies.extend(p for p in message["pitchers"] if p["pitcher_id"] == CLOSER_ID)
         except ConnectionClosed:
             pass
 

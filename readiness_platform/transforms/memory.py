@@ -1,4 +1,4 @@
-"""Python's garbage collector, tuned for the stream's long-lived processes: its driver and its Python workers.
+"""Python's garbage collector, tuned for the long-lived processes: the stream's driver and Python workers, the API.
 
 Both allocate a few hundred objects per message (rows, records, scores) and hold few reference cycles, so
 the cyclic collector's default thresholds (700, 10, 10) kept re-scanning everything alive - the imported

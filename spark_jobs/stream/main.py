@@ -17,6 +17,8 @@ in bronze, never dropped; the pitcher state does not see them (the late-data rep
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -192,7 +194,33 @@ def start_stream(
         writer = writer.trigger(availableNow=True)
     elif settings.trigger_interval_seconds > 0:
         writer = writer.trigger(processingTime=f"{settings.trigger_interval_seconds} seconds")
-    return ReadinessQuery(writer.start(), online)
+    with session_conf(raw.sparkSession, STREAM_CONF):
+        return ReadinessQuery(writer.start(), online)
+
+
+# SQL settings of the stream alone. A streaming query runs in a copy of its session, made when it starts, so
+# these are set for the start and put back after it: other jobs of the session keep their own.
+#  - Whole-stage code generation off: it generated and compiled each micro-batch's code again (the query
+#    is planned anew every micro-batch), for rows a micro-batch has few of. Measured on the landing harness
+#    at 2,000 events/s: Spark's trigger p50 617-744 ms against 716-785 ms with it, the time before the
+#    writer runs 0.07 s against 0.09-0.10 s.
+STREAM_CONF = {"spark.sql.codegen.wholeStage": "false"}
+
+
+@contextmanager
+def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
+    """`conf` set on the session for the block, then as it was."""
+    before = {k: spark.conf.get(k, None) for k in conf}
+    for k, v in conf.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
 
 
 class ReadinessQuery:

@@ -174,16 +174,42 @@ def test_the_active_version_is_served_after_a_cutover(client, keys, api_settings
     assert body["model_version"] == "v2" and body["indices"]["readiness"] == 81.0
 
 
-def test_websocket_pushes_updates_for_granted_pitchers_only(client, keys, api_settings):
-    with client.websocket_connect("/api/live") as ws:
-        ws.send_text(json.dumps({"type": "auth", "token": keys["viewer"]}))
-        assert ws.receive_json()["type"] == "snapshot"
-        write_online(api_settings, [scored_row(3, "v1", 4, 10.0), scored_row(1, "v1", 4, 55.5, final=False)],
+def test_websocket_pushes_one_message_a_write_with_the_granted_pitchers_only(client, keys, api_settings):
+    with client.websocket_connect("/api/live") as viewer, client.websocket_connect("/api/live") as admin:
+        for ws, key in ((viewer, "viewer"), (admin, "admin")):
+            ws.send_text(json.dumps({"type": "auth", "token": keys[key]}))
+            assert ws.receive_json()["type"] == "snapshot"
+        write_online(api_settings, [scored_row(3, "v1", 4, 10.0), scored_row(1, "v1", 4, 55.5, final=False),
+                                    scored_row(2, "v1", 4, 33.0)],
                      redis.Redis.from_url(REDIS_DB), source="stream-q1/41")
-        update = ws.receive_json()
-        assert update["type"] == "update" and update["source"] == "stream-q1/41"  # the micro-batch it came from
-        assert update["pitcher"]["pitcher_id"] == 1 and update["pitcher"]["indices"]["readiness"] == 55.5
-        assert update["pitcher"]["freshness"]["is_final"] is False
+        seen = viewer.receive_json()
+        assert seen["type"] == "updates" and seen["source"] == "stream-q1/41"  # the micro-batch it came from
+        assert [(p["pitcher_id"], p["indices"]["readiness"]) for p in seen["pitchers"]] == [(1, 55.5), (2, 33.0)]
+        assert seen["pitchers"][0]["freshness"]["is_final"] is False
+        everyone = admin.receive_json()
+        assert [p["pitcher_id"] for p in everyone["pitchers"]] == [1, 2, 3]
+        assert everyone["written_at"] == seen["written_at"]
+
+
+def test_a_websocket_client_too_far_behind_is_closed_4008_to_resync(client, keys):
+    from starlette.websockets import WebSocketDisconnect
+
+    from api.routes import live
+
+    with client.websocket_connect("/api/live") as ws:
+        ws.send_text(json.dumps({"type": "auth", "token": keys["admin"]}))
+        assert ws.receive_json()["type"] == "snapshot"
+        (slow,) = client.app.state.broadcaster.clients
+
+        def flood() -> None:  # in the server's event loop: more messages than a client may have waiting
+            for n in range(live.MAX_QUEUED + 1):
+                live._offer(slow, json.dumps({"type": "updates", "n": n, "pitchers": []}), 1)
+
+        client.portal.call(flood)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                assert ws.receive_json()["type"] == "updates"
+    assert closed.value.code == 4008
 
 
 def test_websocket_without_a_valid_key_is_closed_4401(client):

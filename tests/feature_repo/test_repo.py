@@ -92,6 +92,31 @@ def test_the_direct_redis_writer_writes_the_bytes_feasts_own_write_writes(tmp_pa
     assert ours == feasts and all(len(h) == len(FEATURE_NAMES) + 1 for h in ours.values())
 
 
+def test_the_writers_scalar_encodings_are_protobufs_and_the_reader_reads_them_back():
+    """The wire format written by hand (online._double, _int64, _string) against protobuf's own
+    serialization, at the edges of each kind; and the reader's decoding against Feast's."""
+    import numpy as np
+    from feast.protos.feast.types.Value_pb2 import Value
+    from feast.type_map import feast_value_type_to_python_type
+
+    from readiness_platform.online import _double, _int64, _python, _string, _strings
+
+    doubles = [0.0, -0.0, 1.5, -83.123456789, 5e-324, 1.7976931348623157e308, float("inf"), float("-inf"),
+               np.float64(2.25), 3]
+    ints = [0, 1, 127, 128, 300, 2**31, 2**63 - 1, -1, -300, -(2**63), np.int64(631000), 12.0]
+    strings = ["", "ok", "crítico", "x" * 200]
+    cases = ([(_double(v), Value(double_val=float(v))) for v in doubles]
+             + [(_int64(v), Value(int64_val=int(v))) for v in ints]
+             + [(_string(v), Value(string_val=v)) for v in strings])
+    for ours, want in cases:
+        assert ours == want.SerializeToString()
+        assert _python(ours) == feast_value_type_to_python_type(want)
+    assert _double(None) == _double(float("nan")) == _int64(None) == _string(None) == b""
+    assert _python(_strings(["velocity down", "spin up"])) == ["velocity down", "spin up"]
+    assert _python(_strings(None)) == []
+    assert _python(Value(float_val=0.5).SerializeToString()) == 0.5  # a kind the views do not hold: Feast's way
+
+
 @pytest.mark.parametrize("value", [None, 0.0, -0.0, 83.123456789, 1e-07, 1e22, 5e-324, float("nan"), float("inf"), 3])
 def test_an_outing_point_is_the_json_that_json_dumps_writes(value):
     import json

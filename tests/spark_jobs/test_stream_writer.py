@@ -79,3 +79,22 @@ def test_a_crash_between_commits_is_finished_by_the_replay_with_the_same_figures
     (metrics,) = rows(settings.tables.stream_metrics)
     # the figures of an uninterrupted run: the replay does not count its own earlier writes as duplicates
     assert (metrics["pitches_written"], metrics["duplicates_dropped"], metrics["quarantined"]) == (2, 1, 2)
+
+
+def test_the_streams_own_sql_settings_hold_for_its_query_and_leave_the_session_as_it_was(spark, tmp_path):
+    """spark_jobs.stream.main.STREAM_CONF: set for the query's start (it runs in a copy of the session made
+    then), and put back on the session afterwards."""
+    from spark_jobs.stream.main import STREAM_CONF, session_conf
+
+    key = "spark.sql.codegen.wholeStage"
+    assert STREAM_CONF[key] == "false" and spark.conf.get(key) == "true"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("x\ny\n")
+    seen = []
+    with session_conf(spark, STREAM_CONF):
+        query = (spark.readStream.text(str(tmp_path / "in")).writeStream
+                 .foreachBatch(lambda df, _: seen.append((df.sparkSession.conf.get(key), df.count())))
+                 .option("checkpointLocation", str(tmp_path / "cp")).trigger(availableNow=True).start())
+    assert spark.conf.get(key) == "true"  # the session again as it was
+    query.awaitTermination(60)
+    assert seen == [("false", 2)]  # while the query ran with the stream's own
