@@ -38,7 +38,7 @@ from readiness_platform.transforms.baselines import baselines_by_pitcher
 from readiness_platform.transforms.contract import parse_feed
 from readiness_platform.transforms.features import PITCH_NAMES, STATE_LAYOUTS, Baselines, pitcher_features
 from readiness_platform.transforms.memory import tune_gc
-from spark_jobs.stream.sinks import forget_caches, write_stream_batch
+from spark_jobs.stream.sinks import MetricsCommitter, forget_caches, write_stream_batch
 
 
 def read_landing(spark: SparkSession, landing: str, max_files_per_trigger: int | None = None) -> DataFrame:
@@ -183,11 +183,13 @@ def start_stream(
     forget_stores()  # and the Feast store from its registry
     tune_gc()
     online = OnlinePublisher.start(settings) if settings.publish_online else None
+    metrics = MetricsCommitter(checkpoint, tables)
+    metrics.recover()  # the figures of micro-batches a stopped process had not committed yet
     writer = (
         branches(parse_feed(raw), settings.watermark_delay_seconds, baselines, settings.state_processor)
         .writeStream.queryName("readiness_stream")
         .foreachBatch(partial(write_stream_batch, tables=tables, checkpoint=checkpoint, baselines=baselines,
-                              online=online, served_by=ServedBy(settings)))
+                              online=online, served_by=ServedBy(settings), metrics=metrics))
         .option("checkpointLocation", checkpoint)
     )
     if available_now:
@@ -195,7 +197,7 @@ def start_stream(
     elif settings.trigger_interval_seconds > 0:
         writer = writer.trigger(processingTime=f"{settings.trigger_interval_seconds} seconds")
     with session_conf(raw.sparkSession, STREAM_CONF):
-        return ReadinessQuery(writer.start(), online)
+        return ReadinessQuery(writer.start(), online, metrics)
 
 
 # SQL settings of the stream alone. A streaming query runs in a copy of its session, made when it starts, so
@@ -224,14 +226,16 @@ def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
 
 
 class ReadinessQuery:
-    """The stream's StreamingQuery, whose waits include the online store: the last micro-batch's online
-    write runs in the background (OnlinePublisher.submit), so `processAllAvailable`, `awaitTermination`
-    and `stop` return once it is done too - what Spark committed is then served. Everything else is the
-    StreamingQuery's own."""
+    """The stream's StreamingQuery, whose waits include what its micro-batches finish in the background:
+    the last online write (OnlinePublisher.submit) and the last `stream_metrics` row (MetricsCommitter).
+    `processAllAvailable`, `awaitTermination` and `stop` return once they are done too - what Spark
+    committed is then served and counted. Everything else is the StreamingQuery's own."""
 
-    def __init__(self, query: StreamingQuery, online: OnlinePublisher | None) -> None:
+    def __init__(self, query: StreamingQuery, online: OnlinePublisher | None,
+                 metrics: MetricsCommitter | None = None) -> None:
         self.query = query
         self.online = online
+        self.metrics = metrics
 
     def __getattr__(self, name: str):  # noqa: ANN204 - the StreamingQuery's attribute
         return getattr(self.query, name)
@@ -239,6 +243,8 @@ class ReadinessQuery:
     def _written(self) -> None:
         if self.online is not None:
             self.online.wait()
+        if self.metrics is not None:
+            self.metrics.wait()
 
     def processAllAvailable(self) -> None:  # noqa: N802 - Spark's name
         self.query.processAllAvailable()

@@ -25,10 +25,11 @@ materialized first (localCheckpoint) for those jobs to read.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -39,7 +40,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from readiness_platform.checkpoint import BatchInfo, batch_info, query_id
 from readiness_platform.feature_store import OnlinePublisher, batch_source
-from readiness_platform.lakehouse import Commit, append_once, arrow_schema, overwrite, table_specs
+from readiness_platform.lakehouse import Commit, append_once, arrow_schema, overwrite, rs_uri, table_specs
 from readiness_platform.model_registry import ServedBy
 from readiness_platform.settings import Tables
 from readiness_platform.transforms.contract import EVENT_KEYS
@@ -303,10 +304,72 @@ def latency_percentiles(committed_at: float, arrived: np.ndarray) -> tuple[float
     return (float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), float(lat.max()))
 
 
+class MetricsCommitter:
+    """Commits each micro-batch's `stream_metrics` row after the micro-batch, in the background.
+
+    The row's Delta commit was the last step of every micro-batch (~0.04 s at 2,000 events/s, before the
+    next one could start). Now the micro-batch saves the row in its checkpoint folder
+    (`readiness-metrics-pending/<batch>.arrow`, written then renamed, through pyarrow's file systems: ~1 ms
+    on a local disk; 0.02 s through Hadoop's from the driver, measured) and returns; one thread commits it
+    (exactly once, lakehouse.append_once) and deletes the file. A process that stops in between leaves the
+    file: the next start commits it (`recover`) before the stream runs again, so no row is lost and none
+    is doubled. A failed commit is raised at the next micro-batch (the stream stops; the file stays for the
+    restart). `wait` returns once every row handed over is committed.
+    """
+
+    FOLDER = "readiness-metrics-pending"
+
+    def __init__(self, checkpoint: str, tables: Tables) -> None:
+        from pyarrow import fs as pafs
+
+        uri = rs_uri(checkpoint.rstrip("/"))  # s3a:// is s3:// to pyarrow, as to delta-rs
+        self.fs, root = pafs.FileSystem.from_uri(uri if "://" in uri else os.path.abspath(uri))
+        self.folder = f"{root}/{self.FOLDER}"
+        self.tables = tables
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-commit")
+        self._pending: Future | None = None
+
+    def recover(self) -> int:
+        """Commit the rows a stopped process left (in micro-batch order); how many there were."""
+        from pyarrow import fs as pafs
+
+        found = self.fs.get_file_info(pafs.FileSelector(self.folder, allow_not_found=True))
+        saved = sorted((f.path for f in found if f.base_name.endswith(".arrow")),
+                       key=lambda p: int(p.rsplit("/", 1)[1][:-len(".arrow")]))
+        for f in found:
+            if not f.base_name.endswith(".arrow"):  # a save cut short: its micro-batch runs again
+                self.fs.delete_file(f.path)
+        for path in saved:
+            with self.fs.open_input_stream(path) as stream:
+                self._commit(pa.ipc.open_stream(stream.read()).read_all(), path)
+        return len(saved)
+
+    def submit(self, row: pa.Table) -> None:
+        """Save the row, then commit it in the background (after the rows handed over before it)."""
+        self.wait()
+        path = f"{self.folder}/{row['batch_id'][0].as_py()}.arrow"
+        self.fs.create_dir(self.folder, recursive=True)
+        with self.fs.open_output_stream(f"{path}.part") as out, pa.ipc.new_stream(out, row.schema) as ipc:
+            ipc.write_table(row)
+        self.fs.move(f"{path}.part", path)
+        self._pending = self._writer.submit(self._commit, row, path)
+
+    def _commit(self, row: pa.Table, path: str) -> None:
+        append_once(row, self.tables.stream_metrics, row["app_id"][0].as_py(), row["batch_id"][0].as_py())
+        self.fs.delete_file(path)
+
+    def wait(self) -> None:
+        """Until the last row handed over is committed (its failure raised here)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+
 def write_stream_batch(batch_df: DataFrame, batch_id: int, *, tables: Tables, checkpoint: str,
                        baselines: Baselines | None = None, online: OnlinePublisher | None = None,
-                       served_by: ServedBy | None = None) -> None:
-    """foreachBatch writer of the readiness stream (bind the keyword arguments with functools.partial)."""
+                       served_by: ServedBy | None = None, metrics: MetricsCommitter | None = None) -> None:
+    """foreachBatch writer of the readiness stream (bind the keyword arguments with functools.partial).
+    The batch's `stream_metrics` row is committed by `metrics` in the background, or here without it."""
     called = time.time()
     spark = batch_df.sparkSession
     info = batch_info(spark, checkpoint, batch_id)
@@ -372,10 +435,13 @@ def write_stream_batch(batch_df: DataFrame, batch_id: int, *, tables: Tables, ch
         "readiness_latency_p50_s": r50,
         "readiness_latency_p99_s": r99,
     }
-    append_once(pa.Table.from_pylist([row], schema=arrow_schema("stream_metrics")), tables.stream_metrics, app_id,
-                batch_id)
+    figures = pa.Table.from_pylist([row], schema=arrow_schema("stream_metrics"))
+    if metrics is not None:
+        metrics.submit(figures)
+    else:
+        append_once(figures, tables.stream_metrics, app_id, batch_id)
     log.debug("batch %d stages: planned %.2fs (checkpoint read %.3fs), ran %.2fs, summarized %.2fs, bronze %s, gold %s, "
-              "commits %.2fs, metrics %.2fs", batch_id, entered - info.trigger_time.timestamp(),
+              "commits %.2fs, metrics row saved %.2fs", batch_id, entered - info.trigger_time.timestamp(),
               entered - called, ran - entered, summarized - ran,
               {k: round(v - summarized, 2) for k, v in bronze_at.items()},
               round(scored.gold_commit - summarized, 2) if scored.gold_commit else None,

@@ -98,3 +98,38 @@ def test_the_streams_own_sql_settings_hold_for_its_query_and_leave_the_session_a
     assert spark.conf.get(key) == "true"  # the session again as it was
     query.awaitTermination(60)
     assert seen == [("false", 2)]  # while the query ran with the stream's own
+
+
+def test_the_metrics_row_is_committed_in_the_background_and_a_stop_in_between_loses_and_doubles_nothing(
+        spark, settings, tmp_path, monkeypatch):
+    """sinks.MetricsCommitter: the row is saved in the checkpoint, committed by its thread, the file removed.
+    A process that stops before the commit, or after it and before the file is removed, leaves the file:
+    the next start commits it once (append_once skips what is in already). A save cut short is dropped
+    (its micro-batch had not returned, so Spark runs it again)."""
+    ensure_tables(spark, settings.tables)
+    cp = fake_checkpoint(tmp_path / "cp", 2)
+    folder = Path(cp) / sinks.MetricsCommitter.FOLDER
+
+    def files() -> list[str]:
+        return sorted(p.name for p in folder.iterdir())
+
+    committer = sinks.MetricsCommitter(cp, settings.tables)
+    sinks.write_stream_batch(batch(spark), 0, tables=settings.tables, checkpoint=cp, metrics=committer)
+    committer.wait()
+    assert [m["batch_id"] for m in rows(settings.tables.stream_metrics)] == [0] and not files()
+
+    stopped = sinks.MetricsCommitter(cp, settings.tables)  # stops before its commits
+    monkeypatch.setattr(stopped, "_commit", lambda *args: None)
+    stopped.submit(DeltaTable(settings.tables.stream_metrics).to_pyarrow_table())  # batch 0 again: committed already
+    sinks.write_stream_batch(batch(spark), 1, tables=settings.tables, checkpoint=cp, metrics=stopped)
+    (folder / "2.arrow.part").write_bytes(b"cut short")
+    assert files() == ["0.arrow", "1.arrow", "2.arrow.part"]
+    assert len(rows(settings.tables.stream_metrics)) == 1
+
+    forget_commit_cache()  # a new process
+    restarted = sinks.MetricsCommitter(cp, settings.tables)
+    assert restarted.recover() == 2
+    saved = rows(settings.tables.stream_metrics)
+    assert sorted(m["batch_id"] for m in saved) == [0, 1] and not files()
+    assert [m["pitches_written"] for m in saved] == [2, 2]
+    assert restarted.recover() == 0
