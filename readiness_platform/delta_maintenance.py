@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from readiness_platform.spark import hadoop_fs
+from readiness_platform.spark import hadoop_fs, session_conf
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -111,25 +109,6 @@ def newest_marker(path: str) -> str | None:
         if isinstance(meta, dict) and "app" in meta and "batch" in meta:
             return commit["userMetadata"]
     return None
-
-
-@contextmanager
-def session_conf(spark: SparkSession, conf: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, unset) session configuration for the block; the previous values come back."""
-    before = {k: spark.conf.get(k, None) for k in conf}
-    try:
-        for k, v in conf.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
 
 
 def exists(spark: SparkSession, path: str) -> bool:

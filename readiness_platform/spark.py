@@ -9,10 +9,16 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from readiness_platform.domain.errors import SetupError
 from readiness_platform.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 LOCAL_FS_JAR = "readiness-localfs.jar"  # jvm/localfs, built by `make setup`
 LOCAL_FS_CLASS = "dev.readiness.fs.NioLocalFileSystem"
@@ -119,3 +125,22 @@ def hadoop_fs(spark, path: str):  # noqa: ANN001, ANN201 - (Hadoop FileSystem, P
     jvm = spark.sparkContext._jvm
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
+
+
+@contextmanager
+def session_conf(spark: SparkSession, conf: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) session configuration for the block; the previous values come back."""
+    before = {k: spark.conf.get(k, None) for k in conf}
+    try:
+        for k, v in conf.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)

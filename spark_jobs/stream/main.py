@@ -17,8 +17,6 @@ in bronze, never dropped; the pitcher state does not see them (the late-data rep
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from readiness_platform.kafka import SOURCE_SCHEME, ensure_topics, stream_failur
 from readiness_platform.lakehouse import ensure_tables
 from readiness_platform.model_registry import ServedBy
 from readiness_platform.settings import Settings, Tables, get_settings
-from readiness_platform.spark import build_spark
+from readiness_platform.spark import build_spark, session_conf
 from readiness_platform.transforms.baselines import baselines_by_pitcher
 from readiness_platform.transforms.contract import parse_feed
 from readiness_platform.transforms.features import PITCH_NAMES, STATE_LAYOUTS, Baselines, pitcher_features
@@ -207,22 +205,6 @@ def start_stream(
 #    at 2,000 events/s: Spark's trigger p50 617-744 ms against 716-785 ms with it, the time before the
 #    writer runs 0.07 s against 0.09-0.10 s.
 STREAM_CONF = {"spark.sql.codegen.wholeStage": "false"}
-
-
-@contextmanager
-def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
-    """`conf` set on the session for the block, then as it was."""
-    before = {k: spark.conf.get(k, None) for k in conf}
-    for k, v in conf.items():
-        spark.conf.set(k, v)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
 
 
 class ReadinessQuery:

@@ -84,7 +84,8 @@ def test_a_crash_between_commits_is_finished_by_the_replay_with_the_same_figures
 def test_the_streams_own_sql_settings_hold_for_its_query_and_leave_the_session_as_it_was(spark, tmp_path):
     """spark_jobs.stream.main.STREAM_CONF: set for the query's start (it runs in a copy of the session made
     then), and put back on the session afterwards."""
-    from spark_jobs.stream.main import STREAM_CONF, session_conf
+    from readiness_platform.spark import session_conf
+    from spark_jobs.stream.main import STREAM_CONF
 
     key = "spark.sql.codegen.wholeStage"
     assert STREAM_CONF[key] == "false" and spark.conf.get(key) == "true"
