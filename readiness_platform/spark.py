@@ -132,15 +132,15 @@ def session_conf(spark: SparkSession, conf: dict[str, str | None]) -> Iterator[N
     """Set (or, for None, unset) session configuration for the block; the previous values come back."""
     before = {k: spark.conf.get(k, None) for k in conf}
     try:
-        for k, v in conf.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
+        _set_conf(spark, conf)
         yield
     finally:
-        for k, v in before.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
+        _set_conf(spark, before)
+
+
+def _set_conf(spark: SparkSession, conf: dict[str, str | None]) -> None:
+    for k, v in conf.items():
+        if v is None:
+            spark.conf.unset(k)
+        else:
+            spark.conf.set(k, v)
