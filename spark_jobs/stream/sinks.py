@@ -328,6 +328,7 @@ class MetricsCommitter:
         self.tables = tables
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-commit")
         self._pending: Future | None = None
+        self._folder_made = False
 
     def recover(self) -> int:
         """Commit the rows a stopped process left (in micro-batch order); how many there were."""
@@ -348,7 +349,9 @@ class MetricsCommitter:
         """Save the row, then commit it in the background (after the rows handed over before it)."""
         self.wait()
         path = f"{self.folder}/{row['batch_id'][0].as_py()}.arrow"
-        self.fs.create_dir(self.folder, recursive=True)
+        if not self._folder_made:  # once, not every micro-batch
+            self.fs.create_dir(self.folder, recursive=True)
+            self._folder_made = True
         with self.fs.open_output_stream(f"{path}.part") as out, pa.ipc.new_stream(out, row.schema) as ipc:
             ipc.write_table(row)
         self.fs.move(f"{path}.part", path)
