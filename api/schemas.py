@@ -31,8 +31,12 @@ class PitcherReadiness(BaseModel):
     registered_model: str | None = Field(
         None, description="The MLflow model version serving it (`<name>/<version>`, the champion), if registered.")
     indices: Indices
-    alert_level: str | None
+    alert_level: str | None = Field(description="The pitcher's own alert (readiness, velocity): ok, warning, critical.")
     alert_reasons: list[str]
+    data_quality: str | None = Field(
+        None, description="Condition of the tracking system and feed behind the values (calibration, late data): "
+        "ok, warning or critical. Raised once per system in /api/alerts, shown here beside the score.")
+    data_quality_reasons: list[str] = Field(default_factory=list)
     calibration_confidence: float | None
     tracking_system_id: str | None
     features: dict[str, float | int | str | bool | None]

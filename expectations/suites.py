@@ -18,6 +18,7 @@ import great_expectations as gx
 from great_expectations import expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
+from readiness_platform.domain.alerts import LEVELS
 from readiness_platform.domain.calibration import CONFIDENCE_FLOOR, CONFIDENCE_MAX
 from readiness_platform.domain.events import PITCH_KEY
 from readiness_platform.domain.scores import MODEL_VERSIONS
@@ -34,8 +35,7 @@ INDEX_RANGE = (0.0, 100.0)  # readiness, fatigue and risk are 0-100 indices
 CALIBRATION_CONFIDENCE = (CONFIDENCE_FLOOR, CONFIDENCE_MAX)  # 0.50-0.95, domain.calibration
 AIR_DENSITY_KG_M3 = (0.9, 1.4)  # hot day at Coors Field ~0.95 .. freezing sea-level night ~1.32
 DATA_CONFIDENCE = (0.0, 1.0)  # a share
-# The levels domain.alerts.alert() returns (Alert.level).
-ALERT_LEVELS: tuple[str, ...] = ("ok", "warning", "critical")
+ALERT_LEVELS: tuple[str, ...] = LEVELS  # what domain.alerts returns (Alert.level)
 
 # Columns a failure's sample names its rows by, per suite: the table's key.
 SUITE_KEYS: dict[str, tuple[str, ...]] = {"pitches": PITCH_KEY, "pitch_features": FEATURE_KEY}

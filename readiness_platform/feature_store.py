@@ -128,7 +128,8 @@ def online_frame(rows: list[dict]) -> pd.DataFrame:
 
     frame = pd.DataFrame([{n: r.get(n) for n in ("pitcher_id", "event_time", *FEATURE_NAMES)} for r in rows])
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
-    frame["alert_reasons"] = frame["alert_reasons"].map(lambda v: list(v) if v is not None else [])
+    for name in ("alert_reasons", "data_quality_reasons"):
+        frame[name] = frame[name].map(lambda v: list(v) if v is not None else [])
     return frame
 
 

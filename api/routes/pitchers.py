@@ -17,7 +17,8 @@ from readiness_platform.online import OnlineRow
 
 router = APIRouter(prefix="/api", tags=["pitchers"])
 INDICES = ("readiness", "fatigue", "risk")
-HEADLINE = (*INDICES, "alert_level", "alert_reasons", "calibration_confidence", "tracking_system_id")
+HEADLINE = (*INDICES, "alert_level", "alert_reasons", "data_quality", "data_quality_reasons", "calibration_confidence",
+            "tracking_system_id")
 
 
 def freshness(row: OnlineRow, feed: Feed, services: Services) -> Freshness:
@@ -68,6 +69,7 @@ def readiness_body(services: Services, row: OnlineRow, feed: Feed, outing: bool 
         pitcher_id=row.pitcher_id, model_version=row.model_version, registered_model=_registered(services, row),
         indices=Indices(**{k: f[k] for k in INDICES}),
         alert_level=f["alert_level"], alert_reasons=f["alert_reasons"] or [],
+        data_quality=f.get("data_quality"), data_quality_reasons=f.get("data_quality_reasons") or [],
         calibration_confidence=f["calibration_confidence"], tracking_system_id=f["tracking_system_id"],
         features={k: v for k, v in f.items() if k not in HEADLINE},
         freshness=freshness(row, feed, services),

@@ -9,6 +9,12 @@ the factors are documented engineering judgement, not fitted (no public data on 
 so a 10 mph wind, 0.5 mm/s of vibration and a 3 degC swing decay 1.89x faster (half-life 24 min). The
 reading in force over an interval is the latest one at or before it. A calibration resets E to 0. With no
 calibration on record the system is at the floor. Below 0.70 the system needs recalibration.
+
+The policy a ballpark runs (`recalibrations`): a pre-game calibration close to first pitch; the automatic
+recalibration whenever confidence falls below 0.70; and an opportunistic one at a half-inning break when
+confidence is below OPPORTUNISTIC_BELOW (0.85), when the cameras can be recalibrated without missing a pitch.
+0.85 is engineering judgement: one half-life of ordinary decay takes 0.95 to 0.725, so a system calibrated
+at a break holds above the staff's 0.8 warning for ~28 minutes of ordinary conditions, about two innings.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ CONFIDENCE_MAX = 0.95
 CONFIDENCE_FLOOR = 0.50
 HALF_LIFE_S = 45 * 60.0
 RECALIBRATE_BELOW = 0.70
+OPPORTUNISTIC_BELOW = 0.85
 WIND_PER_MPH = 0.04
 VIBRATION_PER_MM_S = 0.5
 SWING_PER_DEG_C = 0.08
@@ -104,15 +111,22 @@ def confidences(timeline: SystemTimeline, times: Sequence[datetime]) -> list[flo
 
 
 def recalibrations(start: datetime, end: datetime, readings: Sequence[Reading], response_s: float = 120.0,
-                   step_s: float = 30.0) -> list[datetime]:
+                   step_s: float = 30.0, breaks: Sequence[datetime] = (),
+                   opportunistic_below: float = OPPORTUNISTIC_BELOW) -> list[datetime]:
     """When a system calibrated at `start` is recalibrated by the platform's loop until `end`: each time its
     confidence falls below RECALIBRATE_BELOW, a recalibration lands `response_s` later (the orchestration's
-    reaction). Used by back-tests and replays to model the loop the sensor closes in production."""
+    reaction); at each of `breaks` (half-inning breaks) where it is below `opportunistic_below`, one lands
+    `response_s` after the break starts. Used by back-tests and replays to model the loop the sensor closes
+    in production."""
     times = [start]
+    pending = sorted(b for b in breaks if start < b <= end)
     t = start
     while t <= end:
-        timeline = SystemTimeline(times, readings)
-        if needs_recalibration(timeline.confidence(t)):
+        while pending and pending[0] <= t:
+            at_break = pending.pop(0)
+            if at_break >= times[-1] and SystemTimeline(times, readings).confidence(at_break) < opportunistic_below:
+                times.append(at_break + timedelta(seconds=response_s))
+        if times[-1] <= t and needs_recalibration(SystemTimeline(times, readings).confidence(t)):
             times.append(t + timedelta(seconds=response_s))
             t = times[-1]
         t += timedelta(seconds=step_s)

@@ -11,9 +11,13 @@ Windows are count windows over the current outing (game), per pitch family, skip
   release    standard deviation (and variance) of release height over the last 25 pitches of the family.
 A window holding fewer pitches than its size is reported with its count and `*_full = False`; its value is
 computed from what is there (at least 2 pitches for a spread), never padded.
-Workload counts every pitch, tracked or not. Late-data awareness: within each at-bat, pitch numbers run
-1..n without gaps, so a gap is a pitch the platform has not received (yet): `missing_pitches` and
-`late_fraction` = missing / (received + missing) over the outing so far.
+Workload counts every pitch, tracked or not, of the previous outings up to 1/3/7 days before the game; an
+earlier game of the same day (a doubleheader) counts as day 0: it is in every window and makes a back-to-back.
+Late-data awareness: within each at-bat, pitch numbers run 1..n without gaps, so a gap is a pitch the
+platform has not received (yet): `missing_pitches` and `late_fraction` = missing / (received + missing) over
+the outing so far. The outing's first at-bat counts from its first pitch received: a reliever who enters in
+the middle of an at-bat did not throw its earlier pitches (so a missing first pitch of an outing cannot be
+seen; every later one can).
 """
 
 from __future__ import annotations
@@ -156,7 +160,7 @@ def workload(game_date: date, game_pk: int, outings: Sequence[Outing]) -> dict:
     before = [o for o in outings if (o.game_date, o.game_pk) < (game_date, game_pk)
               and (game_date - o.game_date).days <= REST_HORIZON_DAYS]
     def pitches_within(days: int) -> int:
-        return sum(o.pitches for o in before if 1 <= (game_date - o.game_date).days <= days)
+        return sum(o.pitches for o in before if (game_date - o.game_date).days <= days)
     days_since = min(((game_date - o.game_date).days for o in before), default=None)
     pitched = {(game_date - o.game_date).days for o in before}
     return {
@@ -164,19 +168,21 @@ def workload(game_date: date, game_pk: int, outings: Sequence[Outing]) -> dict:
         "pitches_last_3d": pitches_within(3),
         "pitches_last_7d": pitches_within(WORKLOAD_DAYS),
         "days_since_prev_outing": days_since,
-        "back_to_back": 1 in pitched,
+        "back_to_back": 0 in pitched or 1 in pitched,
         "third_straight_day": 1 in pitched and 2 in pitched,
     }
 
 
 def missing_in(outing: Sequence[PitchObs]) -> tuple[int, int]:
-    """(received, missing) pitches over the outing: gaps in each at-bat's pitch numbers."""
+    """(received, missing) pitches over the outing (in pitch order): gaps in each at-bat's pitch numbers, the
+    outing's first at-bat counted from its first pitch received."""
     seen = {(p.at_bat_number, p.pitch_number) for p in outing}
     last: dict[int, int] = {}
     for at_bat, pitch in seen:
         if pitch > last.get(at_bat, 0):
             last[at_bat] = pitch
-    return len(outing), sum(last.values()) - len(seen)
+    entered = outing[0].pitch_number - 1 if outing else 0  # pitches of his first at-bat before he came in
+    return len(outing), sum(last.values()) - entered - len(seen)
 
 
 def window_features(outing: Sequence[PitchObs], outings: Sequence[Outing], baselines: dict[str, Baseline]) -> WindowFeatures:
@@ -244,6 +250,7 @@ def outing_windows(outing: Sequence[PitchObs], positions: Iterable[int], outings
     last: dict[int, int] = {}  # at-bat -> highest pitch number seen
     numbered = 0  # sum of `last`: pitches the at-bats have had so far
     works: dict[tuple, dict] = {}
+    entered = outing[0].pitch_number - 1 if outing else 0  # as missing_in: his first at-bat from his first pitch
     top = max(wanted)
     for i, q in enumerate(outing[: top + 1]):
         key = (q.at_bat_number, q.pitch_number)
@@ -276,7 +283,7 @@ def outing_windows(outing: Sequence[PitchObs], positions: Iterable[int], outings
             values[fb][0][-VELOCITY_WINDOW:] if fb in values else [],
             own[1][-SPIN_WINDOW:] if own else [],
             own[2][-RELEASE_WINDOW:] if own else [],
-            (i + 1, numbered - len(seen)), works[game], baselines,
+            (i + 1, numbered - entered - len(seen)), works[game], baselines,
         )
     return out
 

@@ -1,5 +1,8 @@
 """One pitch, all the way: window features + context (calibration, air) -> indices and alert, per version.
 
+Each row carries the pitcher's own alert (readiness, velocity) and, beside it, the data-quality flag of the
+system and feed that measured the pitch (calibration, late data): domain.alerts says why they are apart.
+
 The stream and the batch recompute both call `evaluate`, so they can only differ in what they feed it.
 """
 
@@ -8,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from readiness_platform.domain.air import RHO_REF, adjusted_break
-from readiness_platform.domain.alerts import alert
+from readiness_platform.domain.alerts import data_quality, pitcher_alert
 from readiness_platform.domain.calibration import needs_recalibration
 from readiness_platform.domain.features import Baseline, WindowFeatures
 from readiness_platform.domain.pitch_types import FASTBALL_FAMILIES
@@ -59,6 +62,7 @@ def evaluate(pitch_family: str, pfx_x: float | None, pfx_z: float | None, wf: Wi
         calibration_confidence=ctx.calibration_confidence,
         late_fraction=wf.late_fraction,
     )
+    quality = data_quality(ctx.calibration_confidence, wf.late_fraction)
     common = {
         **(into or {}),
         **vars(wf),  # flat: dataclasses.asdict deep-copies every value (a third of scoring's time)
@@ -72,13 +76,15 @@ def evaluate(pitch_family: str, pfx_x: float | None, pfx_z: float | None, wf: Wi
         "wind_direction_deg": ctx.wind_direction_deg,
         "calibration_confidence": ctx.calibration_confidence,
         "recalibration_needed": needs_recalibration(ctx.calibration_confidence),
+        "data_quality": quality.level,
+        "data_quality_reasons": list(quality.reasons),
     }
     confidence = data_confidence(ctx.calibration_confidence, wf.late_fraction)
     parts = components(inputs)
     rows = []
     for version in MODEL_VERSIONS:
         readiness, fatigue, risk, drivers = indices(parts, confidence, version)
-        a = alert(readiness, ctx.calibration_confidence, wf.late_fraction, wf.velo_delta_mph)
+        a = pitcher_alert(readiness, wf.velo_delta_mph, wf.fb_window_full, wf.pitch_count_game)
         rows.append({
             **common,
             "model_version": version,

@@ -17,7 +17,7 @@ from readiness_platform.domain.events import CalibrationEvent, EnvironmentReadin
 from readiness_platform.domain.venues import VENUES
 from readiness_platform.replay.lag import FeedItem
 
-PREGAME_CALIBRATION = timedelta(minutes=30)
+PREGAME_CALIBRATION = timedelta(minutes=10)  # close to first pitch: the policy in domain.calibration
 AFTER_LAST_PITCH = timedelta(minutes=5)
 
 

@@ -568,6 +568,8 @@ SCORED_FIELDS = [
     T.StructField("data_confidence", T.DoubleType()),
     T.StructField("alert_level", T.StringType()),
     T.StructField("alert_reasons", T.ArrayType(T.StringType())),
+    T.StructField("data_quality", T.StringType()),
+    T.StructField("data_quality_reasons", T.ArrayType(T.StringType())),
     T.StructField("drivers", T.ArrayType(DRIVER)),
 ]
 SCORED_SCHEMA = T.StructType([*FEATURES_SCHEMA.fields, *SCORED_FIELDS])

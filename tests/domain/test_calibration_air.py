@@ -61,3 +61,15 @@ def test_coors_field_air_is_about_82_percent_and_break_is_adjusted_back():
     assert coors / RHO_REF == pytest.approx(0.826, abs=0.01)  # the README's ~82 % of sea level
     assert adjusted_break(12.0, coors) == pytest.approx(12.0 / (coors / RHO_REF))
     assert adjusted_break(None, coors) is None
+
+
+def test_the_policy_recalibrates_at_a_break_below_085_and_on_its_own_below_070():
+    from readiness_platform.domain.calibration import OPPORTUNISTIC_BELOW, recalibrations
+
+    assert OPPORTUNISTIC_BELOW == 0.85
+    # No readings: rate 1. 0.95 -> 0.85 takes 45 * log2(0.45 / 0.35) = 16.3 min; -> 0.70, 45 * log2(0.45/0.2) = 52.6 min.
+    alone = recalibrations(T0, minutes(60), [])
+    assert alone == [T0, minutes(53) + timedelta(seconds=120)]  # the 30 s check after 52.6 min, plus the response
+    at_breaks = recalibrations(T0, minutes(60), [], breaks=[minutes(10), minutes(20), minutes(25), minutes(50)])
+    # 10 min: 0.886, kept; 20 min: 0.831 -> recalibrated at 22; 25 min: 0.93, kept; 50 min: 28 min after 22 -> 0.79
+    assert at_breaks == [T0, minutes(22), minutes(52)]

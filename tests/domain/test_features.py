@@ -133,3 +133,25 @@ def test_one_pass_windows_equal_the_definition_on_every_corpus_pitch(corpus_outi
             checked += len(case)
             untracked += sum(p.release_spin_rate is None for p in case)
     assert checked > 13_691 and untracked > 0  # the whole corpus, untracked pitches among it
+
+
+def test_a_reliever_entering_mid_at_bat_has_nothing_missing():
+    # He comes in at pitch 3 of at-bat 5: pitches 1-2 were his predecessor's, not late data.
+    entering = [pitch(3, at_bat=5), pitch(4, at_bat=5), pitch(1, at_bat=6), pitch(2, at_bat=6)]
+    first = window_features(entering[:1], [], BASE)
+    assert (first.missing_pitches, first.late_fraction) == (0, 0.0)
+    assert window_features(entering, [], BASE).missing_pitches == 0
+    gap = entering[:2] + [pitch(2, at_bat=6)]  # at-bat 6's first pitch has not arrived: that one is missing
+    assert window_features(gap, [], BASE).missing_pitches == 1
+    windows = outing_windows(gap, range(3), [], BASE)  # the one-pass path counts the same
+    assert [windows[i].missing_pitches for i in range(3)] == [0, 0, 1]
+
+
+def test_an_earlier_game_of_the_same_day_counts_in_the_workload():
+    # Doubleheader: 20 pitches in game 1, then game 2 the same day; 15 pitches two days before.
+    outings = [Outing(D, 1, 20), Outing(D - timedelta(days=2), 9, 15)]
+    wf = window_features([pitch(1, game=2)], outings, BASE)
+    assert (wf.pitches_last_1d, wf.pitches_last_3d, wf.pitches_last_7d) == (20, 35, 35)
+    assert (wf.days_since_prev_outing, wf.back_to_back, wf.third_straight_day) == (0, True, False)
+    first_game = window_features([pitch(1, game=1)], [Outing(D, 2, 30)], BASE)  # a later game is not before it
+    assert (first_game.pitches_last_1d, first_game.days_since_prev_outing) == (0, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from readiness_platform.domain.alerts import alert
+from readiness_platform.domain.alerts import data_quality, pitcher_alert
 from readiness_platform.domain.scores import ScoreInputs, score
 
 
@@ -68,18 +68,49 @@ def test_unknown_version_is_refused():
     [
         (dict(readiness=59.9), "critical", "readiness 59.9 < 60"),
         (dict(readiness=79.9), "warning", "readiness 79.9 < 80"),
+        (dict(velo_delta_mph=-2.1), "warning", "velocity -2.1 mph < -2.0"),
+        (dict(), "ok", None),
+    ],
+)
+def test_pitcher_alert_thresholds_of_the_staff(kwargs, level, reason):
+    values = dict(readiness=90.0, velo_delta_mph=-1.0, velo_window_full=True, pitch_count_game=40)
+    values.update(kwargs)
+    a = pitcher_alert(**values)
+    assert a.level == level
+    assert (reason in a.reasons) if reason else not a.reasons
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "level", "reason"),
+    [
         (dict(calibration_confidence=0.59), "critical", "calibration 0.59 < 0.6"),
         (dict(calibration_confidence=0.79), "warning", "calibration 0.79 < 0.8"),
         (dict(late_fraction=0.31), "critical", "late data 0.31 > 0.3"),
         (dict(late_fraction=0.21), "warning", "late data 0.21 > 0.2"),
-        (dict(velo_delta_mph=-2.1), "warning", "velocity -2.1 mph < -2.0"),
-        (dict(feature_qa_min=0.69), "critical", "feature QA 0.69 < 0.7"),
+        (dict(feature_qa=0.69), "critical", "feature QA 0.69 < 0.7"),  # the rule that never fired before
         (dict(), "ok", None),
     ],
 )
-def test_alert_thresholds_of_the_staff(kwargs, level, reason):
-    values = dict(readiness=90.0, calibration_confidence=0.9, late_fraction=0.0, velo_delta_mph=-1.0)
+def test_data_quality_thresholds_of_the_staff(kwargs, level, reason):
+    values = dict(calibration_confidence=0.9, late_fraction=0.0, feature_qa=0.95)
     values.update(kwargs)
-    a = alert(**values)
+    a = data_quality(**values)
     assert a.level == level
     assert (reason in a.reasons) if reason else not a.reasons
+
+
+def test_a_velocity_delta_needs_a_full_window_past_the_first_pitches():
+    assert pitcher_alert(90.0, -2.5, velo_window_full=False, pitch_count_game=40).level == "ok"  # 1-4 fastballs
+    assert pitcher_alert(90.0, -2.5, velo_window_full=True, pitch_count_game=10).level == "ok"  # baseline skips 1-10
+    assert pitcher_alert(90.0, -2.5, velo_window_full=True, pitch_count_game=11).reasons == ("velocity -2.5 mph < -2.0",)
+
+
+def test_a_drifting_camera_is_a_flag_beside_the_score_not_the_pitchers_alert():
+    from readiness_platform.domain.features import WindowFeatures
+    from readiness_platform.domain.readiness import Context, evaluate
+
+    wf = WindowFeatures(40, "four_seam", 5, True, 94.0, 0.0, 0.0, 20, True, 0.03, 25, True, 0.1, 0.01,
+                        0, 0, 0, 5, False, False, 0, 0.0)
+    rows = evaluate("four_seam", None, None, wf, {}, Context(0.55, 1.2, False, None, None))
+    assert {r["alert_level"] for r in rows} == {"ok"} and {r["data_quality"] for r in rows} == {"critical"}
+    assert rows[0]["data_quality_reasons"] == ["calibration 0.55 < 0.6"] and rows[0]["alert_reasons"] == []

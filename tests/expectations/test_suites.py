@@ -26,7 +26,7 @@ from expectations import (
     validate,
 )
 from expectations.suites import ALERT_LEVELS, FEATURE_KEY, expectation_columns, suite_columns
-from readiness_platform.domain.alerts import alert
+from readiness_platform.domain.alerts import data_quality, pitcher_alert
 from readiness_platform.domain.errors import ReadinessError
 from readiness_platform.domain.events import PITCH_KEY, TrackedPitch
 from readiness_platform.domain.features import PitchObs, pitcher_history
@@ -142,7 +142,7 @@ def test_allowed_sets_are_the_domains():
     suite = SUITES["pitch_features"]()
     sets = {e.column: e.value_set for e in suite.expectations if e.expectation_type == IN_SET}
     assert sets["model_version"] == list(MODEL_VERSIONS)
-    levels = {alert(95, 0.95, 0.0, None).level, alert(70, 0.95, 0.0, None).level, alert(50, 0.95, 0.0, None).level}
+    levels = {pitcher_alert(r, None, False, 1).level for r in (95, 70, 50)} | {data_quality(0.55).level}
     assert sets["alert_level"] == list(ALERT_LEVELS) and levels == set(ALERT_LEVELS)
 
 

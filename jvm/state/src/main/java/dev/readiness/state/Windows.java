@@ -163,19 +163,20 @@ final class Windows {
       if (!before || days > REST_HORIZON_DAYS) {
         continue;
       }
-      if (days == 1) {
+      if (days <= 1) {  // an earlier game of the same day (a doubleheader) is day 0
         last1 += o.pitches();
       }
-      if (days >= 1 && days <= 3) {
+      if (days <= 3) {
         last3 += o.pitches();
       }
-      if (days >= 1 && days <= WORKLOAD_DAYS) {
+      if (days <= WORKLOAD_DAYS) {
         last7 += o.pitches();
       }
       daysSince = daysSince == null ? days : Math.min(daysSince, days);
       pitched.add(days);
     }
-    return new Object[] {last1, last3, last7, daysSince, pitched.contains(1), pitched.contains(1) && pitched.contains(2)};
+    return new Object[] {last1, last3, last7, daysSince, pitched.contains(0) || pitched.contains(1),
+                         pitched.contains(1) && pitched.contains(2)};
   }
 
   /**
@@ -198,6 +199,8 @@ final class Windows {
     Map<String, Values[]> values = new HashMap<>();
     Map<Long, Long> last = new HashMap<>();
     long numbered = 0;
+    // as domain.features.missing_in: the outing's first at-bat counts from his first pitch received
+    long entered = outing.isEmpty() ? 0 : outing.get(0).number - 1;
     Map<Long, Object[]> works = new HashMap<>();
     int top = 0;
     for (int p : positions) {
@@ -233,7 +236,7 @@ final class Windows {
       }
       Object[] work = works.computeIfAbsent(q.game, g -> workload(q.day, q.game, outings));
       out.put(i, assemble(fb, fbValues == null ? null : fbValues[0], own == null ? null : own[1],
-                          own == null ? null : own[2], i + 1, numbered - (i + 1), work, baselines));
+                          own == null ? null : own[2], i + 1, numbered - entered - (i + 1), work, baselines));
     }
     return out;
   }
