@@ -1,4 +1,4 @@
-"""What each model version reads: `readiness_v1` and `readiness_v2`."""
+"""What each model version reads: `readiness_v1`, `readiness_v2` and `readiness_v2n`."""
 
 from feast import FeatureService, FeatureView
 
@@ -13,4 +13,6 @@ def readiness_services(views: dict[str, FeatureView]) -> list[FeatureService]:
                        description="Readiness as model v1 sees it (tracking inputs at face value)."),
         FeatureService(name="readiness_v2", features=[views["v2"]],
                        description="Readiness as model v2 sees it (tracking inputs weighed by data confidence)."),
+        FeatureService(name="readiness_v2n", features=[views["v2n"]],
+                       description="Readiness as model v2n sees it: v2 judged against the pitcher's own norms."),
     ]

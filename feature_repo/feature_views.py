@@ -15,6 +15,8 @@ from readiness_platform.settings import Tables
 
 FIELDS = [
     Field(name="readiness", dtype=Float64, description="Readiness index 0-100 (higher: more ready)."),
+    Field(name="readiness_pregame", dtype=Float64,
+          description="Readiness from what was known before the first pitch (rest, workload), 0-100."),
     Field(name="fatigue", dtype=Float64, description="Fatigue index 0-100."),
     Field(name="risk", dtype=Float64, description="Injury-risk index 0-100."),
     Field(name="alert_level", dtype=String,

@@ -6,8 +6,9 @@ Runs the domain functions the stream and the batch recompute run (transforms.fea
 domain.features.pitcher_history) on every pitch of ../shared/data/statcast, with seasonal baselines from the
 same corpus (a look-ahead a live season would not have: the baseline of 2019 includes August), the replay's
 simulated environment, and calibrations as the platform's policy makes them (domain.calibration): pre-game,
-whenever a system's confidence falls below 0.70, and at half-inning breaks below 0.85 (each landing 2 minutes
-after it is asked for).
+whenever a system's confidence falls below 0.70, and at breaks in play below 0.85 (each landing 2 minutes
+after it is asked for). A file of one pitcher's pitches shows the system idle while the other team bats: a
+break in play, as a half-inning break is.
 
 What a staff would be told is counted three ways: per pitch, per pitcher-game, and per episode
 (domain.episodes: once when an alert opens, once if it turns critical). Pitcher alerts (readiness, velocity)
@@ -29,7 +30,7 @@ import pandas as pd
 from readiness_platform.domain.baselines import BaselinePitch, pitcher_season_baselines
 from readiness_platform.domain.air import adjusted_break, climatological_density
 from readiness_platform.domain.alerts import Alert, data_quality
-from readiness_platform.domain.calibration import Reading, recalibrations
+from readiness_platform.domain.calibration import Reading, idle_spans, recalibrations
 from readiness_platform.domain.episodes import condition_step, episodes, latest, pitcher_step
 from readiness_platform.domain.features import PitchObs, pitcher_history
 from readiness_platform.domain.venues import VENUES
@@ -44,61 +45,54 @@ HEALTHY_START = ("a start (the pitcher's first pitch of the game is in the 1st i
 FULL_GAME_DAY = date(2020, 9, 3)  # 8 whole games, both teams
 
 
-BETWEEN_HALF_INNINGS = timedelta(seconds=140)  # MLB's break between half-innings is ~2:05-2:25
+def _baseline_pitch(p) -> BaselinePitch:  # noqa: ANN001
+    venue = VENUES.get(p.home_team)
+    rho = climatological_density(venue.elevation_m if venue else 0.0)
+    return BaselinePitch(p.pitcher_id, p.game_pk, p.game_date, p.at_bat_number, p.pitch_number,
+                         str(p.pitch_family), p.release_speed, p.release_spin_rate, p.release_pos_z,
+                         adjusted_break(p.pfx_z, rho))
 
 
-def half_inning_breaks(pitches: list) -> dict[str, list]:
-    """Per tracking system: when each break between half-innings started. A file of one pitcher's pitches
-    shows only his half-innings, so each is taken to follow a break (BETWEEN_HALF_INNINGS before its first
-    pitch) and to end with one (at its last pitch); a game's first and last half-innings excepted."""
-    spans: dict[tuple, list] = {}
-    for p in pitches:
-        key = (p.tracking_system_id, p.game_pk, p.inning, p.inning_topbot)
-        span = spans.setdefault(key, [p.event_time, p.event_time])
-        span[0], span[1] = min(span[0], p.event_time), max(span[1], p.event_time)
-    by_game: dict[tuple, list] = defaultdict(list)
-    for (system, game, _, _), span in spans.items():
-        by_game[(system, game)].append(span)
-    out: dict[str, list] = defaultdict(list)
-    for (system, _), halves in by_game.items():
-        halves.sort()
-        out[system].extend(first - BETWEEN_HALF_INNINGS for first, _ in halves[1:])
-        out[system].extend(last for _, last in halves[:-1])
-    return {system: sorted(times) for system, times in out.items()}
+BASELINE_MODES = ("walk-forward", "season")
 
 
-def backtest_rows(statcast_dir: Path, seed: int = 7) -> pd.DataFrame:
-    """Every pitch of the corpus, scored under both model versions."""
+def backtest_rows(statcast_dir: Path, seed: int = 7, baselines_from: str = "walk-forward") -> pd.DataFrame:
+    """Every pitch of the corpus, scored under every model version. `baselines_from`: "walk-forward", each
+    game's baselines from the pitcher's earlier games of the season only (what a live season knows), or
+    "season", from the whole season (a look-ahead: the baseline of 2019 includes August)."""
+    if baselines_from not in BASELINE_MODES:
+        raise ValueError(f"baselines_from must be one of {', '.join(BASELINE_MODES)}, not {baselines_from!r}")
     pitches = load_pitches(statcast_files(statcast_dir), seed=seed)
     by_pitcher_season: dict[tuple[int, int], list] = defaultdict(list)
     for p in pitches:
         by_pitcher_season[(p.pitcher_id, p.game_date.year)].append(p)
-    baselines = {}
+    baselines = {}  # (pitcher, season) -> the season's, or (pitcher, game_date, game_pk) -> the game's
     for (pid, season), ps in by_pitcher_season.items():
-        rows = []
-        for p in ps:
-            venue = VENUES.get(p.home_team)
-            rho = climatological_density(venue.elevation_m if venue else 0.0)
-            rows.append(BaselinePitch(pid, p.game_pk, p.game_date, p.at_bat_number, p.pitch_number,
-                                      str(p.pitch_family), p.release_speed, p.release_spin_rate, p.release_pos_z,
-                                      adjusted_break(p.pfx_z, rho)))
-        baselines[(pid, season)] = pitcher_season_baselines(rows)
+        rows = [_baseline_pitch(p) for p in ps]
+        if baselines_from == "season":
+            baselines[(pid, season)] = pitcher_season_baselines(rows)
+            continue
+        for day, game in sorted({(p.game_date, p.game_pk) for p in ps}):
+            baselines[(pid, day, game)] = pitcher_season_baselines(
+                [r for r in rows if (r.game_date, r.game_pk) < (day, game)])
     rng = random.Random(f"environment-{seed}")
     calibrations, readings = [], []
-    breaks = half_inning_breaks(pitches)
+    pitch_times: dict[str, list] = defaultdict(list)
+    for p in pitches:
+        pitch_times[p.tracking_system_id].append(p.event_time.replace(tzinfo=None))
     for s in sessions_of(pitches):
         env = [r.model_dump() for r in environment_readings(s, 60.0, rng)]
         readings.extend(env)
         decay = [Reading(r["event_time"].replace(tzinfo=None), r["temperature_c"], r["wind_speed_mph"],
                          r["vibration_mm_s"]) for r in env]
-        session_breaks = [t.replace(tzinfo=None) for t in breaks.get(s.tracking_system_id, []) if s.start <= t <= s.end]
-        for t in recalibrations(s.start.replace(tzinfo=None), s.end.replace(tzinfo=None), decay,
-                                breaks=session_breaks):
+        start, end = s.start.replace(tzinfo=None), s.end.replace(tzinfo=None)
+        idle = idle_spans([t for t in pitch_times[s.tracking_system_id] if start <= t <= end], end)
+        for t in recalibrations(start, end, decay, idle=idle):
             calibrations.append({"tracking_system_id": s.tracking_system_id, "event_time": t})
     for r in readings:
         r["event_time"] = r["event_time"].replace(tzinfo=None)
     timelines = build_timelines(calibrations, readings)
-    features = []
+    features: dict[tuple, list[dict]] = defaultdict(list)  # (pitcher, season or game) -> its feature rows
     by_pitcher: dict[int, list] = defaultdict(list)
     for p in pitches:
         by_pitcher[p.pitcher_id].append(p)
@@ -107,13 +101,20 @@ def backtest_rows(statcast_dir: Path, seed: int = 7) -> pd.DataFrame:
         index = {p.key: p for p in ps}
         obs = [PitchObs(p.game_pk, p.at_bat_number, p.pitch_number, p.game_date, p.event_time.replace(tzinfo=None),
                         str(p.pitch_family), p.release_speed, p.release_spin_rate, p.release_pos_z) for p in ps]
-        seasons = {season: b for (q, season), b in baselines.items() if q == pid}
-        for o, wf in pitcher_history(obs, seasons):
+        if baselines_from == "season":
+            history = pitcher_history(obs, {season: b for (q, season), b in baselines.items() if q == pid})
+        else:
+            history = pitcher_history(obs, {}, by_game={(k[1], k[2]): b for k, b in baselines.items() if k[0] == pid})
+        for o, wf in history:
             p = index[(o.game_pk, o.at_bat_number, o.pitch_number)]
             row = {**p.model_dump(), "pitch_family": str(p.pitch_family), "event_time": o.event_time,
                    **wf.__dict__, "is_final": True}
-            features.append({n: row.get(n) for n in names})
-    scored = pd.DataFrame(score_rows(features, timelines, baselines))
+            key = (pid, o.game_date.year) if baselines_from == "season" else (pid, o.game_date, o.game_pk)
+            features[key].append({n: row.get(n) for n in names})
+    scored_rows = []
+    for key, rows in features.items():  # score_rows looks baselines up by (pitcher, season): one game's at a time
+        scored_rows.extend(score_rows(rows, timelines, {(key[0], rows[0]["game_date"].year): baselines[key]}))
+    scored = pd.DataFrame(scored_rows)
     names = {p.pitcher_id: p.pitcher_name or str(p.pitcher_id) for p in pitches}
     first: dict[tuple[int, int], object] = {}
     for p in pitches:
@@ -271,7 +272,7 @@ def summarize(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
             "per_pitcher": per_pitcher, "sale_last_starts": starts}
 
 
-def write_report(rows: pd.DataFrame, out: Path) -> dict[str, pd.DataFrame]:
+def write_report(rows: pd.DataFrame, out: Path, baselines_from: str = "walk-forward") -> dict[str, pd.DataFrame]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -304,7 +305,9 @@ def write_report(rows: pd.DataFrame, out: Path) -> dict[str, pd.DataFrame]:
     sale_png = _png(fig)
     plt.close(fig)
     html = ["<!doctype html><meta charset=utf-8><title>Back-test</title><h1>Back-test on the real seasons</h1>",
-            f"<p>{len(v1)} pitches, {v1['game_pk'].nunique()} games, {v1['pitcher_id'].nunique()} pitchers.</p>"]
+            f"<p>{len(v1)} pitches, {v1['game_pk'].nunique()} games, {v1['pitcher_id'].nunique()} pitchers. "
+            f"Baselines: {baselines_from} ({'each game from the earlier games of its season only' if baselines_from == 'walk-forward' else 'whole seasons: a look-ahead'}). "
+            f"Healthy start: {HEALTHY_START}.</p>"]
     for name, table in tables.items():
         html.append(f"<h2>{name.replace('_', ' ')}</h2>" + table.round(2).to_html(index=False))
     html.append(f"<h2>Readiness per pitcher</h2><img src='data:image/png;base64,{boxes}'>")
@@ -314,8 +317,9 @@ def write_report(rows: pd.DataFrame, out: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def run_backtest(statcast_dir: Path, out: Path) -> dict[str, pd.DataFrame]:
-    tables = write_report(backtest_rows(statcast_dir), out)
+def run_backtest(statcast_dir: Path, out: Path, baselines_from: str = "walk-forward") -> dict[str, pd.DataFrame]:
+    print(f"baselines: {baselines_from}", flush=True)
+    tables = write_report(backtest_rows(statcast_dir, baselines_from=baselines_from), out, baselines_from)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.2f}".format):
         for name, table in tables.items():
             print(f"\n{name}\n{table.to_string(index=False)}")

@@ -13,7 +13,8 @@ import psycopg
 from readiness_platform.domain.features import Baseline
 
 COLUMNS = ["season", "pitcher_id", "pitch_family", "n", "velo_mean", "velo_sd", "velo_sd5", "spin_mean",
-           "spin_cv", "release_z_mean", "release_z_sd", "pfx_z_adj_mean"]
+           "spin_cv", "release_z_mean", "release_z_sd", "pfx_z_adj_mean", "spin_cv_p90", "release_z_sd_p90",
+           "outing_pitches_p50"]
 DDL = """
 create table if not exists baselines (
     season integer not null,
@@ -27,6 +28,9 @@ create table if not exists baselines (
     updated_at timestamptz not null default now(),
     primary key (season, pitcher_id, pitch_family)
 );
+alter table baselines add column if not exists spin_cv_p90 double precision,
+    add column if not exists release_z_sd_p90 double precision,
+    add column if not exists outing_pitches_p50 double precision;
 comment on table baselines is 'Seasonal baselines per pitcher and pitch family (mph, rpm, ft, in); see Delta seasonal_baselines.';
 """
 

@@ -89,7 +89,7 @@ def _backtest(args: argparse.Namespace) -> None:
     from readiness_platform.backtest import run_backtest
 
     settings = get_settings()
-    run_backtest(settings.statcast_dir, settings.home / "reports" / "backtest.html")
+    run_backtest(settings.statcast_dir, settings.home / "reports" / "backtest.html", args.baselines)
 
 
 def _schema(args: argparse.Namespace) -> None:
@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(run=_load)
 
     backtest = sub.add_parser("backtest", help="score every real pitch of the corpus and report")
+    backtest.add_argument("--baselines", choices=("walk-forward", "season"), default="walk-forward",
+                          help="each game's baselines from the earlier games only (default), or whole seasons")
     backtest.set_defaults(run=_backtest)
 
     home = sub.add_parser("dagster-home", help="write var/dagster/dagster.yaml; prints the exports to use")

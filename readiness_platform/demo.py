@@ -174,6 +174,7 @@ def run_demo(settings: Settings, speedup: float = 120.0, fresh: bool = True, fil
     from readiness_platform.spark import build_spark
     from spark_jobs.stream.main import start_stream
 
+    settings = settings.model_copy(update={"feed_clock_rate": speedup})  # the sensor's runs stamp feed time
     if fresh:
         landing_archive = Path(f"{settings.landing}.archive")
         for path in (settings.landing, landing_archive, Path(settings.tables.root), Path(settings.checkpoints),

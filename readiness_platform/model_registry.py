@@ -86,10 +86,14 @@ def example_inputs(rows: pd.DataFrame, n: int = 5) -> pd.DataFrame:
         "days_since_prev_outing": rows["days_since_prev_outing"], "back_to_back": rows["back_to_back"],
         "third_straight_day": rows["third_straight_day"], "calibration_confidence": rows["calibration_confidence"],
         "late_fraction": rows["late_fraction"],
+        # the pitcher's own norms (v2n) are baseline values, not feature columns: their upper ends here
+        "spin_cv_high": rows["spin_cv"].quantile(0.9), "release_sd_high": rows["release_height_sd_ft"].quantile(0.9),
+        "typical_outing_pitches": rows.groupby(["pitcher_id", "game_pk"])["pitch_count_game"].max().median(),
     })[INPUT_COLUMNS]
     return frame.head(n).astype({c: "float64" for c in ("velo_z", "spin_cv", "release_sd", "break_delta_in",
                                                         "days_since_prev_outing", "spin_cv_typical",
-                                                        "release_sd_typical")})
+                                                        "release_sd_typical", "spin_cv_high", "release_sd_high",
+                                                        "typical_outing_pitches")})
 
 
 def backtest_metrics(scored: pd.DataFrame, scoring_version: str, previous: str | None) -> dict[str, float]:

@@ -9,14 +9,14 @@ calibration confidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from readiness_platform.domain.calibration import needs_recalibration
+from readiness_platform.domain.calibration import needs_recalibration, opportunity
 from readiness_platform.settings import Tables
 
 
@@ -55,10 +55,21 @@ class SystemConfidence:
     confidence: float
     last_calibration: datetime | None
     readings: int
+    last_pitch: datetime | None = None  # UTC: the system's latest pitch in bronze
 
     @property
     def recalibration_needed(self) -> bool:
         return needs_recalibration(self.confidence)
+
+    @property
+    def idle_s(self) -> float:
+        """Seconds of feed time since its last pitch (0 without one: not known to be in a break)."""
+        return (self.as_of - self.last_pitch).total_seconds() if self.last_pitch else 0.0
+
+    @property
+    def recalibration_opportunity(self) -> bool:
+        """Drifting (below 0.85) and in a break in play: recalibrate now, between pitches."""
+        return opportunity(self.confidence, self.idle_s)
 
 
 def _frame(path: str, columns: list[str]) -> pd.DataFrame:
@@ -78,21 +89,47 @@ def system_confidences(tables: Tables) -> list[SystemConfidence]:
     cal = _frame(tables.calibration_events, ["tracking_system_id", "event_time"])
     env = _frame(tables.environment_readings,
                  ["tracking_system_id", "event_time", "temperature_c", "wind_speed_mph", "vibration_mm_s"])
+    timelines = build_timelines(cal.to_dict("records"), env.to_dict("records"))
+    newest = max((t for timeline, _ in timelines.values() for t in [*timeline.calibrations, *timeline.reading_times]),
+                 default=None)
+    last_pitch = _last_pitches(tables, newest)
     out = []
-    for system, (timeline, _) in sorted(build_timelines(cal.to_dict("records"), env.to_dict("records")).items()):
+    for system, (timeline, _) in sorted(timelines.items()):
         as_of = max([*timeline.calibrations, *timeline.reading_times])
+        pitched = last_pitch.get(system)
         out.append(SystemConfidence(system, as_of.replace(tzinfo=timezone.utc), timeline.confidence(as_of),
-                                    timeline.last_calibration(as_of), len(timeline.readings)))
+                                    timeline.last_calibration(as_of), len(timeline.readings),
+                                    pitched.replace(tzinfo=timezone.utc) if pitched is not None else None))
     return out
 
 
-def feed_now(tables: Tables) -> datetime:
-    """The feed's current time: the latest event time the stream has seen (a replay runs in the past);
-    the wall clock if the stream has not run."""
-    metrics = _frame(tables.stream_metrics, ["max_event_time"]).dropna()
+def _last_pitches(tables: Tables, newest: datetime | None) -> dict[str, datetime]:
+    """Each system's latest pitch (naive UTC) among the games of the newest event time's day and the day
+    before (partitions of bronze `pitches`: a sensor's tick reads a day or two, not the season)."""
+    if newest is None:
+        return {}
+    day = (newest - pd.Timedelta(days=1)).date()
+    try:
+        frame = DeltaTable(tables.pitches).to_pandas(columns=["tracking_system_id", "event_time"],
+                                                     filters=[("game_date", ">=", day)])
+    except TableNotFoundError:
+        return {}
+    return {system: t.to_pydatetime().replace(tzinfo=None) for system, t in
+            pd.to_datetime(frame["event_time"]).groupby(frame["tracking_system_id"]).max().items()}
+
+
+def feed_now(tables: Tables, rate: float = 1.0) -> datetime:
+    """The feed's current time: the newest event time the stream has committed, moved on by the wall time
+    since that commit, times `rate` (settings.feed_clock_rate: 1 live; a replay's speed-up in a replay, whose
+    feed runs that much faster than the wall clock). The wall clock if the stream has not run."""
+    now = datetime.now(timezone.utc)
+    metrics = _frame(tables.stream_metrics, ["max_event_time", "committed_at"]).dropna()
     if metrics.empty:
-        return datetime.now(timezone.utc)
-    return pd.to_datetime(metrics["max_event_time"], utc=True).max().to_pydatetime()
+        return now
+    newest = metrics.loc[pd.to_datetime(metrics["max_event_time"]).idxmax()]
+    seen = pd.Timestamp(newest["max_event_time"]).tz_localize(None).tz_localize(timezone.utc)
+    committed = pd.Timestamp(newest["committed_at"]).tz_localize(None).tz_localize(timezone.utc)
+    return (seen + max(now - committed.to_pydatetime(), timedelta(0)) * rate).to_pydatetime()
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,13 @@ class PlatformResource(dg.ConfigurableResource):
     """Where the platform's state lives: lakehouse, landing folder, checkpoints (default: settings)."""
 
     home: str | None = None
+    feed_clock_rate: float | None = None  # a replay's speed-up (settings.feed_clock_rate)
 
     def settings(self) -> Settings:
-        return get_settings(**({"home": Path(self.home)} if self.home else {}))
+        overrides = {"home": Path(self.home)} if self.home else {}
+        if self.feed_clock_rate is not None:
+            overrides["feed_clock_rate"] = self.feed_clock_rate
+        return get_settings(**overrides)
 
 
 class SparkResource(dg.ConfigurableResource):
@@ -55,7 +59,7 @@ def local_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
     """The resources of a local run; `settings` (tests) roots everything in its own folder."""
     settings = settings or get_settings()
     return {
-        "platform": PlatformResource(home=str(settings.home)),
+        "platform": PlatformResource(home=str(settings.home), feed_clock_rate=settings.feed_clock_rate),
         "spark": SparkResource(),
         "postgres": PostgresResource(url=settings.database_url),
     }

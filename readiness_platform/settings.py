@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, validation_alias=AliasChoices("API_PORT", "READINESS_API_PORT"))
     cors_origins: str = Field("", description="Comma-separated origins allowed to call the API from a browser.",
                               validation_alias=AliasChoices("CORS_ORIGINS", "READINESS_CORS_ORIGINS"))
+    feed_clock_rate: float = Field(
+        1.0, gt=0, description="How fast the feed's clock runs against the wall clock: 1 live; a replay's "
+        "speed-up in a replay (the demo and the smoke test set it), so a recalibration is stamped with the feed's "
+        "time now, not the last micro-batch's (at 120x, minutes behind: behind the watermark, so never scored).")
     stale_after_seconds: float = Field(
         60.0, gt=0, description="Data older than this (feed time behind the newest pitch) is flagged stale.")
     rate_limit_per_second: int = Field(200, ge=1, description="API requests per key per second.")

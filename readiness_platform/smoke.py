@@ -10,8 +10,9 @@ reads it). It checks, and fails loudly otherwise, that
   - readiness is served for every pitch that reached the stream in time (the outing's points), and each
     final one equals silver `pitch_features` for the served model;
   - every served pitch, and every readiness the WebSocket pushed, carries the alert level the staff's
-    thresholds give for the values it shows (critical: readiness < 60, calibration < 0.6, late fraction
-    > 0.3; warning: readiness < 80, calibration < 0.8, late fraction > 0.2, velocity delta < -2.0 mph);
+    thresholds give for the values it shows: the pitcher's alert from readiness (< 80 warning, < 60
+    critical) and velocity (< -2.0 mph), the data-quality flag beside it from calibration (< 0.8, < 0.6)
+    and late fraction (> 0.2, > 0.3);
   - calibration confidence decays pitch by pitch through each outing and is reset by the next game's
     pre-game calibration.
 """
@@ -46,12 +47,22 @@ class SmokeFailed(ReadinessError):
         self.failures = failures
 
 
-def staff_level(readiness: float, calibration: float, late_fraction: float | None, velo_delta: float | None) -> str:
-    """The alert level the staff's thresholds give for what is served (feature QA is not served)."""
+def staff_levels(readiness: float, velo_delta: float | None) -> set[str]:
+    """The pitcher alert levels the staff's thresholds allow for what is served: readiness's own level, or a
+    warning when the velocity delta is below -2.0 mph and readiness is fine (a velocity warning also needs a
+    full 5-fastball window past the game's first 10 pitches, which is not served with the point: either)."""
+    level = "critical" if readiness < 60 else "warning" if readiness < 80 else "ok"
+    if level == "ok" and velo_delta is not None and velo_delta < -2.0:
+        return {"ok", "warning"}
+    return {level}
+
+
+def staff_quality(calibration: float, late_fraction: float | None) -> str:
+    """The data-quality level the staff's thresholds give (feature QA is not served)."""
     late = late_fraction or 0.0
-    if readiness < 60 or calibration < 0.6 or late > 0.3:
+    if calibration < 0.6 or late > 0.3:
         return "critical"
-    if readiness < 80 or calibration < 0.8 or late > 0.2 or (velo_delta is not None and velo_delta < -2.0):
+    if calibration < 0.8 or late > 0.2:
         return "warning"
     return "ok"
 
@@ -237,10 +248,11 @@ def _compare_with_silver(settings: Settings, body: dict, failures: list[str]) ->
 def _check_outing(outing: Outing, points: list[dict], failures: list[str]) -> None:
     """Every served pitch: the alert level the staff's thresholds give; calibration decaying pitch by pitch."""
     for p in points:
-        want = staff_level(p["readiness"], p["calibration"], p["late_fraction"], p["velo_delta_mph"])
+        want = staff_levels(p["readiness"], p["velo_delta_mph"])
         outing.levels[p["alert"]] += 1
-        if p["alert"] != want:
-            failures.append(f"{outing.game_date} pitch {p['pitch']}: alert {p['alert']}, the thresholds say {want}")
+        if p["alert"] not in want:
+            failures.append(f"{outing.game_date} pitch {p['pitch']}: alert {p['alert']}, the thresholds say "
+                            f"{' or '.join(sorted(want))}")
     c = outing.calibration = [p["calibration"] for p in points]
     if len(c) < 2 or any(b > a + 1e-12 for a, b in zip(c, c[1:])) or not c[-1] < c[0]:
         failures.append(f"{outing.game_date}: calibration confidence does not decay through the outing: {c}")
@@ -254,12 +266,14 @@ def _check_pushes(bodies: list[dict], outings: list[Outing], failures: list[str]
     if not games <= pushed:
         failures.append(f"the WebSocket pushed nothing for games {sorted(games - pushed)}")
     for b in bodies:
-        want = staff_level(b["indices"]["readiness"], b["calibration_confidence"], b["features"].get("late_fraction"),
-                           b["features"].get("velo_delta_mph"))
-        if b["alert_level"] != want:
-            f = b["features"]
+        f = b["features"]
+        want = staff_levels(b["indices"]["readiness"], f.get("velo_delta_mph"))
+        quality = staff_quality(b["calibration_confidence"], f.get("late_fraction"))
+        if b["alert_level"] not in want or b["data_quality"] != quality:
             failures.append(f"pushed pitch {f['game_pk']}/{f['at_bat_number']}/{f['pitch_number']}: alert "
-                            f"{b['alert_level']}, the thresholds say {want} ({b['alert_reasons']})")
+                            f"{b['alert_level']} and data quality {b['data_quality']}, the thresholds say "
+                            f"{' or '.join(sorted(want))} and {quality} ({b['alert_reasons']}, "
+                            f"{b['data_quality_reasons']})")
     for before, after in zip(outings, outings[1:]):
         if before.calibration and after.calibration and not after.calibration[0] > before.calibration[-1]:
             failures.append(f"{after.game_date}: calibration not reset by the pre-game calibration "

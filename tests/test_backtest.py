@@ -65,3 +65,25 @@ def test_the_targets_table_reads_the_rows(scored: pd.DataFrame, tables: dict[str
         (scored[scored["model_version"] == "v2"]["alert_level"] != "ok").mean())
     reasons = tables["reasons"].set_index(["model_version", "reason"])
     assert reasons.loc[("v1", "calibration < 0.8"), "pitcher_episodes"] == 0  # never a pitcher's alert
+
+
+def test_walk_forward_baselines_come_from_earlier_games_only(scored: pd.DataFrame) -> None:
+    from readiness_platform.replay.statcast import load_pitches, statcast_files
+    from readiness_platform.settings import get_settings
+
+    sale = scored[(scored["pitcher_id"] == SALE) & (scored["model_version"] == "v1")]
+    pitches = [p for p in load_pitches(statcast_files(get_settings().statcast_dir)) if p.pitcher_id == SALE]
+    speeds: list[float] = []  # his four-seamers after each game's first 10 pitches, games before the one judged
+    for day in sorted(sale["game_date"].unique()):
+        rows = sale[sale["game_date"] == day]
+        if len(speeds) < 30:  # no baseline yet (30 pitches needed): no delta, whatever later games hold
+            assert rows["velo_delta_mph"].isna().all(), day
+        else:  # the baseline by hand: the mean of the earlier games' four-seamers
+            judged = rows[rows["velo_delta_mph"].notna()]
+            assert len(judged) and (judged["fb_velo_mean5"] - judged["velo_delta_mph"]).to_numpy() == pytest.approx(
+                sum(speeds) / len(speeds)), day
+            break
+        game = sorted((p for p in pitches if p.game_date == day), key=lambda p: (p.at_bat_number, p.pitch_number))
+        speeds += [p.release_speed for p in game[10:] if str(p.pitch_family) == "four_seam" and p.release_speed]
+    else:
+        raise AssertionError("no game of Sale's was judged against a baseline")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from readiness_platform.smoke import STRETCH, SmokeFailed, run_smoke, staff_level
+from readiness_platform.smoke import STRETCH, SmokeFailed, run_smoke, staff_levels, staff_quality
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.services]
 
 
 def test_staff_thresholds_by_hand():
-    assert staff_level(90.0, 0.9, 0.0, 0.0) == "ok"
-    assert staff_level(79.9, 0.9, 0.0, 0.0) == staff_level(90.0, 0.9, 0.0, -2.1) == "warning"
-    assert staff_level(90.0, 0.79, 0.0, 0.0) == staff_level(90.0, 0.9, 0.21, None) == "warning"
-    assert staff_level(59.9, 0.9, 0.0, 0.0) == staff_level(90.0, 0.59, 0.0, 0.0) == "critical"
-    assert staff_level(90.0, 0.9, 0.31, 0.0) == "critical" and staff_level(90.0, 0.9, None, -2.0) == "ok"
+    assert staff_levels(90.0, 0.0) == {"ok"} and staff_levels(79.9, 0.0) == {"warning"}
+    assert staff_levels(90.0, -2.1) == {"ok", "warning"}  # a velocity warning needs a full, comparable window
+    assert staff_levels(59.9, -2.1) == {"critical"} and staff_levels(90.0, -2.0) == {"ok"}
+    assert staff_quality(0.9, 0.0) == "ok" and staff_quality(0.79, 0.0) == staff_quality(0.9, 0.21) == "warning"
+    assert staff_quality(0.59, 0.0) == staff_quality(0.9, 0.31) == "critical" and staff_quality(0.9, None) == "ok"
 
 
 def test_the_closers_outings_are_served_pitch_by_pitch(settings, spark):  # noqa: ARG001 - the shared session

@@ -5,7 +5,12 @@ needs at least 30 tracked pitches after that, or it gets no baseline (its deltas
 compared with a guess). Besides means, a baseline keeps the pitcher's own noise at the features' scale:
   velo_sd5      SD of 5-pitch rolling means around the season mean (what a 5-pitch window wobbles by);
   spin_cv       median CV of 20-pitch rolling windows (a typical in-game spin spread);
-  release_z_sd  median SD of 25-pitch rolling windows of release height.
+  release_z_sd  median SD of 25-pitch rolling windows of release height;
+  *_p90         the 90th percentile of those windows: the top of his ordinary spread (model v2n);
+  outing_pitches_p50   the median pitch count of his outings that season, first pitches included (v2n's
+                typical outing length; the same on each family's row).
+A baseline is only as free of look-ahead as the pitches it is given: the Dagster asset computes it from
+bronze up to its run, the back-test from the games before each game (walk-forward).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from readiness_platform.domain.features import RELEASE_WINDOW, SPIN_WINDOW, VELOCITY_WINDOW, Baseline, sample_sd
@@ -46,6 +51,11 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _p90(values: list[float]) -> float | None:
+    """The 90th percentile (linear between order statistics); None below 10 values."""
+    return statistics.quantiles(values, n=10, method="inclusive")[-1] if len(values) >= 10 else None
+
+
 def family_baseline(family: str, games: list[list[BaselinePitch]]) -> Baseline | None:
     """One family's baseline from its pitches, grouped by game in pitch order (first pitches already left out)."""
     speeds_by_game = [[p.release_speed for p in g if p.release_speed is not None] for g in games]
@@ -73,6 +83,8 @@ def family_baseline(family: str, games: list[list[BaselinePitch]]) -> Baseline |
         release_z_mean=statistics.fmean(heights) if heights else None,
         release_z_sd=_median(height_sds) if height_sds else (sample_sd(heights) if len(heights) >= 2 else None),
         pfx_z_adj_mean=statistics.fmean(breaks) if breaks else None,
+        spin_cv_p90=_p90(spin_cvs),
+        release_z_sd_p90=_p90(height_sds),
     )
 
 
@@ -89,9 +101,11 @@ def pitcher_season_baselines(pitches: Iterable[BaselinePitch]) -> dict[str, Base
             split[p.pitch_family].append(p)
         for family, fam_pitches in split.items():
             by_family[family].append(fam_pitches)
+    outing = statistics.median(len({(p.at_bat_number, p.pitch_number) for p in g}) for g in games.values()) \
+        if games else None
     out = {}
     for family, fam_games in by_family.items():
         baseline = family_baseline(family, sorted(fam_games, key=lambda g: (g[0].game_date, g[0].game_pk)))
         if baseline is not None:
-            out[family] = baseline
+            out[family] = replace(baseline, outing_pitches_p50=float(outing) if outing is not None else None)
     return out

@@ -11,10 +11,13 @@ reading in force over an interval is the latest one at or before it. A calibrati
 calibration on record the system is at the floor. Below 0.70 the system needs recalibration.
 
 The policy a ballpark runs (`recalibrations`): a pre-game calibration close to first pitch; the automatic
-recalibration whenever confidence falls below 0.70; and an opportunistic one at a half-inning break when
+recalibration whenever confidence falls below 0.70; and an opportunistic one at a break in play when
 confidence is below OPPORTUNISTIC_BELOW (0.85), when the cameras can be recalibrated without missing a pitch.
-0.85 is engineering judgement: one half-life of ordinary decay takes 0.95 to 0.725, so a system calibrated
-at a break holds above the staff's 0.8 warning for ~28 minutes of ordinary conditions, about two innings.
+A break is a system idle for BREAK_IDLE_S (90 s) since its last pitch: pitches of an at-bat come a median
+22-29 s apart (p90 35-43 s, data README), so 90 s without one is a half-inning break, a pitching change or a
+mound visit - each long enough (2 min) to recalibrate. 0.85 is engineering judgement: one half-life of
+ordinary decay takes 0.95 to 0.725, so a system calibrated at a break holds above the staff's 0.8 warning
+for ~26 minutes of ordinary conditions, about two half-innings.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ CONFIDENCE_FLOOR = 0.50
 HALF_LIFE_S = 45 * 60.0
 RECALIBRATE_BELOW = 0.70
 OPPORTUNISTIC_BELOW = 0.85
+BREAK_IDLE_S = 90.0
 WIND_PER_MPH = 0.04
 VIBRATION_PER_MM_S = 0.5
 SWING_PER_DEG_C = 0.08
@@ -110,24 +114,38 @@ def confidences(timeline: SystemTimeline, times: Sequence[datetime]) -> list[flo
     return [timeline.confidence(t) for t in times]
 
 
+def idle_spans(pitch_times: Iterable[datetime], until: datetime, idle_s: float = BREAK_IDLE_S
+               ) -> list[tuple[datetime, datetime]]:
+    """When a system is known to be in a break: from BREAK_IDLE_S after a pitch not followed by another
+    within that time, to the next pitch (or `until`, after the last)."""
+    times = sorted(set(pitch_times))
+    gap = timedelta(seconds=idle_s)
+    return [(a + gap, b if b is not None else until) for a, b in zip(times, [*times[1:], None])
+            if (b if b is not None else until) > a + gap]
+
+
+def opportunity(confidence: float, idle_s: float) -> bool:
+    """Whether to recalibrate now: below OPPORTUNISTIC_BELOW, and idle for a break."""
+    return confidence < OPPORTUNISTIC_BELOW and idle_s >= BREAK_IDLE_S
+
+
 def recalibrations(start: datetime, end: datetime, readings: Sequence[Reading], response_s: float = 120.0,
-                   step_s: float = 30.0, breaks: Sequence[datetime] = (),
-                   opportunistic_below: float = OPPORTUNISTIC_BELOW) -> list[datetime]:
-    """When a system calibrated at `start` is recalibrated by the platform's loop until `end`: each time its
-    confidence falls below RECALIBRATE_BELOW, a recalibration lands `response_s` later (the orchestration's
-    reaction); at each of `breaks` (half-inning breaks) where it is below `opportunistic_below`, one lands
-    `response_s` after the break starts. Used by back-tests and replays to model the loop the sensor closes
-    in production."""
+                   step_s: float = 30.0, idle: Sequence[tuple[datetime, datetime]] = ()) -> list[datetime]:
+    """When a system calibrated at `start` is recalibrated by the platform's loop until `end`, checked every
+    `step_s`: when its confidence is below RECALIBRATE_BELOW, or below OPPORTUNISTIC_BELOW during a break
+    (`idle`, from `idle_spans`), one lands `response_s` later (the orchestration's reaction). Used by back-tests and replays to model the loop the sensor closes in
+    production."""
     times = [start]
-    pending = sorted(b for b in breaks if start < b <= end)
+    spans = sorted(idle)
+    response = timedelta(seconds=response_s)
     t = start
     while t <= end:
-        while pending and pending[0] <= t:
-            at_break = pending.pop(0)
-            if at_break >= times[-1] and SystemTimeline(times, readings).confidence(at_break) < opportunistic_below:
-                times.append(at_break + timedelta(seconds=response_s))
-        if times[-1] <= t and needs_recalibration(SystemTimeline(times, readings).confidence(t)):
-            times.append(t + timedelta(seconds=response_s))
+        while spans and spans[0][1] < t:
+            spans.pop(0)
+        idle_s = (t - spans[0][0]).total_seconds() + BREAK_IDLE_S if spans and spans[0][0] <= t else 0.0
+        confidence = SystemTimeline(times, readings).confidence(t)
+        if needs_recalibration(confidence) or opportunity(confidence, idle_s):
+            times.append(t + response)
             t = times[-1]
         t += timedelta(seconds=step_s)
     return times

@@ -74,6 +74,9 @@ class Baseline:
     release_z_mean: float | None
     release_z_sd: float | None
     pfx_z_adj_mean: float | None
+    spin_cv_p90: float | None = None  # 90th percentile of 20-pitch spin CV: the top of his ordinary spread
+    release_z_sd_p90: float | None = None  # 90th percentile of 25-pitch release-height SD, ft
+    outing_pitches_p50: float | None = None  # median pitches of his outings that season (every family's row)
 
 
 @dataclass(frozen=True)
@@ -299,17 +302,20 @@ def outing_features(pitches: Sequence[PitchObs], outings: Sequence[Outing],
 GAME_STATE_HOURS = 4  # a game's pitches are kept this long after its last pitch (event time), then summarized
 
 
-def pitcher_history(pitches: Sequence[PitchObs], baselines: dict[int, dict[str, Baseline]]
+def pitcher_history(pitches: Sequence[PitchObs], baselines: dict[int, dict[str, Baseline]],
+                    by_game: dict[tuple[date, int], dict[str, Baseline]] | None = None
                     ) -> list[tuple[PitchObs, WindowFeatures]]:
     """Features of every pitch of one pitcher, all games, as the stream's final rows compute them:
     each game sees the previous games (within REST_HORIZON_DAYS) as outings of their received pitches.
-    `baselines` maps a season to that season's baselines by family."""
+    `baselines` maps a season to that season's baselines by family; `by_game`, a (game_date, game_pk) to
+    the baselines of that game (walk-forward: from the games before it), in place of its season's."""
     games: dict[tuple[date, int], list[PitchObs]] = {}
     for p in pitches:
         games.setdefault((p.game_date, p.game_pk), []).append(p)
     out: list[tuple[PitchObs, WindowFeatures]] = []
     outings: list[Outing] = []
     for (game_date, game_pk), game in sorted(games.items()):
-        out.extend(outing_features(game, outings, baselines.get(game_date.year, {})))
+        own = by_game.get((game_date, game_pk), {}) if by_game is not None else baselines.get(game_date.year, {})
+        out.extend(outing_features(game, outings, own))
         outings.append(Outing(game_date, game_pk, len({(p.at_bat_number, p.pitch_number) for p in game})))
     return out

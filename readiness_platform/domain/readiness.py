@@ -15,7 +15,15 @@ from readiness_platform.domain.alerts import data_quality, pitcher_alert
 from readiness_platform.domain.calibration import needs_recalibration
 from readiness_platform.domain.features import Baseline, WindowFeatures
 from readiness_platform.domain.pitch_types import FASTBALL_FAMILIES
-from readiness_platform.domain.scores import MODEL_VERSIONS, ScoreInputs, components, data_confidence, indices
+from readiness_platform.domain.scores import (
+    MODEL_VERSIONS,
+    NORMS_VERSIONS,
+    ScoreInputs,
+    components,
+    data_confidence,
+    indices,
+    pregame_readiness,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,9 @@ def evaluate(pitch_family: str, pfx_x: float | None, pfx_z: float | None, wf: Wi
         third_straight_day=wf.third_straight_day,
         calibration_confidence=ctx.calibration_confidence,
         late_fraction=wf.late_fraction,
+        spin_cv_high=own.spin_cv_p90 if own else None,
+        release_sd_high=own.release_z_sd_p90 if own else None,
+        typical_outing_pitches=next(iter(baselines.values())).outing_pitches_p50 if baselines else None,
     )
     quality = data_quality(ctx.calibration_confidence, wf.late_fraction)
     common = {
@@ -80,15 +91,19 @@ def evaluate(pitch_family: str, pfx_x: float | None, pfx_z: float | None, wf: Wi
         "data_quality_reasons": list(quality.reasons),
     }
     confidence = data_confidence(ctx.calibration_confidence, wf.late_fraction)
-    parts = components(inputs)
+    parts = {False: components(inputs)}
+    parts[True] = components(inputs, norms=True)
+    pregame = {norms: pregame_readiness(p) for norms, p in parts.items()}
     rows = []
     for version in MODEL_VERSIONS:
-        readiness, fatigue, risk, drivers = indices(parts, confidence, version)
-        a = pitcher_alert(readiness, wf.velo_delta_mph, wf.fb_window_full, wf.pitch_count_game)
+        norms = version in NORMS_VERSIONS
+        readiness, fatigue, risk, drivers = indices(parts[norms], confidence, version)
+        a = pitcher_alert(readiness, wf.velo_delta_mph, wf.fb_window_full, wf.pitch_count_game, wf.velo_z, norms)
         rows.append({
             **common,
             "model_version": version,
             "readiness": readiness,
+            "readiness_pregame": pregame[norms],
             "fatigue": fatigue,
             "risk": risk,
             "data_confidence": confidence,

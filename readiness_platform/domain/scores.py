@@ -18,6 +18,21 @@ readiness = 100 - (0.65 fatigue + 0.35 risk)
 Model v2 multiplies the tracking-derived components (velo, spin, release, break) by a data confidence,
 ((calibration - 0.50) / 0.45) * (1 - late_fraction): a velocity drop seen by drifting cameras, or in an
 outing with pitches missing, counts for less. v1 takes them at face value.
+
+Model v2n is v2 judged against the pitcher's own norms (`norms=True` components), with the same weights:
+  velocity    nothing within 1 sigma of his own 5-pitch noise, full at -3 sigma: (-z - 1) / 2;
+  spin, release   nothing up to his own 90th-percentile window (baseline spin_cv_p90, release_z_sd_p90),
+              full at twice it (the median-window rule of v1/v2 costs points in half of all windows);
+  pitch count nothing until his typical outing length (the median of his outings' pitch counts in the
+              baseline's season, outing_pitches_p50), full 30 % of it (at least 15 pitches) later; without
+              one, v1's 50 -> 110;
+  workload    pitches in the last 3 days / 75, or a third straight day: back-to-back is already in rest
+              (0-1 days of rest = 1), so it is counted once.
+The 1-sigma dead band, the 90th percentile and the 30 % are engineering judgement, set so that a healthy
+start reads as healthy (the back-test's alert episodes per healthy start), not fitted to outcomes: the
+corpus has one injury (Sale 2019), too few to fit anything to.
+`pregame_readiness` keeps only what is known before the first pitch - rest
+and workload - so a staff sees the day's starting point apart from what the outing has done to it.
 """
 
 from __future__ import annotations
@@ -27,7 +42,10 @@ from typing import NamedTuple
 
 from readiness_platform.domain.calibration import CONFIDENCE_FLOOR, CONFIDENCE_MAX
 
-MODEL_VERSIONS = ("v1", "v2")
+MODEL_VERSIONS = ("v1", "v2", "v2n")
+NORMS_VERSIONS = frozenset({"v2n"})  # scored with components(x, norms=True)
+CONFIDENCE_VERSIONS = frozenset({"v2", "v2n"})  # tracking components scaled by the data confidence
+PREGAME_COMPONENTS = frozenset({"rest", "workload"})
 FATIGUE_WEIGHTS = {"velo": 0.35, "count": 0.25, "workload": 0.15, "spin": 0.10, "release": 0.10, "break": 0.05}
 RISK_WEIGHTS = {"rest": 0.30, "velo": 0.20, "spin": 0.15, "release": 0.15, "workload": 0.10, "break": 0.10}
 READINESS_FROM = {"fatigue": 0.65, "risk": 0.35}
@@ -55,6 +73,9 @@ class ScoreInputs:
     third_straight_day: bool
     calibration_confidence: float
     late_fraction: float
+    spin_cv_high: float | None = None  # the pitcher's 90th-percentile 20-pitch spin CV (v2n)
+    release_sd_high: float | None = None  # his 90th-percentile 25-pitch release-height SD, ft (v2n)
+    typical_outing_pitches: float | None = None  # median pitches of his outings in the season (v2n)
 
 
 class Driver(NamedTuple):
@@ -80,17 +101,30 @@ def _clip(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-def components(x: ScoreInputs) -> dict[str, tuple[float, float | None]]:
-    """Each component's 0-1 value and the raw input behind it."""
-    velo = _clip(-x.velo_z / 3.0) if x.velo_z is not None and x.velo_window_full else 0.0
-    spin = (_clip(x.spin_cv / x.spin_cv_typical - 1.0)
-            if x.spin_cv is not None and x.spin_cv_typical and x.spin_window_full else 0.0)
-    release = (_clip(x.release_sd / x.release_sd_typical - 1.0)
-               if x.release_sd is not None and x.release_sd_typical and x.release_window_full else 0.0)
+def _spread(value: float | None, reference: float | None, full: bool) -> float:
+    """0 up to `reference`, 1 at twice it."""
+    return _clip(value / reference - 1.0) if value is not None and reference and full else 0.0
+
+
+def components(x: ScoreInputs, norms: bool = False) -> dict[str, tuple[float, float | None]]:
+    """Each component's 0-1 value and the raw input behind it; `norms`: against the pitcher's own (v2n)."""
+    full_velo = x.velo_z is not None and x.velo_window_full
+    if norms:
+        velo = _clip((-x.velo_z - 1.0) / 2.0) if full_velo else 0.0
+        spin = _spread(x.spin_cv, x.spin_cv_high or x.spin_cv_typical, x.spin_window_full)
+        release = _spread(x.release_sd, x.release_sd_high or x.release_sd_typical, x.release_window_full)
+        typical = x.typical_outing_pitches
+        count = (_clip((x.pitch_count_game - typical) / max(15.0, 0.3 * typical)) if typical
+                 else _clip((x.pitch_count_game - 50) / 60.0))
+        workload = max(1.0 if x.third_straight_day else 0.0, _clip(x.pitches_last_3d / 75.0))
+    else:
+        velo = _clip(-x.velo_z / 3.0) if full_velo else 0.0
+        spin = _spread(x.spin_cv, x.spin_cv_typical, x.spin_window_full)
+        release = _spread(x.release_sd, x.release_sd_typical, x.release_window_full)
+        count = _clip((x.pitch_count_game - 50) / 60.0)
+        workload = max(1.0 if x.third_straight_day else 0.0, 0.5 if x.back_to_back else 0.0,
+                       _clip(x.pitches_last_3d / 75.0))
     brk = _clip(-x.break_delta_in / 3.0) if x.break_delta_in is not None else 0.0
-    count = _clip((x.pitch_count_game - 50) / 60.0)
-    workload = max(1.0 if x.third_straight_day else 0.0, 0.5 if x.back_to_back else 0.0,
-                   _clip(x.pitches_last_3d / 75.0))
     d = x.days_since_prev_outing
     rest = 0.0 if d is None else (1.0 if d <= 1 else REST_RISK_PER_DAY ** (d - 1))
     return {
@@ -110,11 +144,19 @@ def score(x: ScoreInputs, model_version: str) -> Scores:
     if model_version not in MODEL_VERSIONS:
         raise ValueError(f"unknown model version {model_version!r}")
     confidence = data_confidence(x.calibration_confidence, x.late_fraction)
-    readiness, fatigue, risk, drivers = indices(components(x), confidence, model_version)
+    parts = components(x, norms=model_version in NORMS_VERSIONS)
+    readiness, fatigue, risk, drivers = indices(parts, confidence, model_version)
     return Scores(model_version, readiness, fatigue, risk, confidence, tuple(map(Driver._make, drivers)))
 
 
 _VIA = {(k, part): f"{part} via {k}" for k in READINESS_FROM for part in {*FATIGUE_WEIGHTS, *RISK_WEIGHTS}}
+
+
+def pregame_readiness(parts: dict[str, tuple[float, float | None]]) -> float:
+    """Readiness from what is known before the first pitch: rest and workload (the same for every version
+    with the same components)."""
+    return indices({k: (v if k in PREGAME_COMPONENTS else 0.0, raw) for k, (v, raw) in parts.items()},
+                   1.0, "v1")[0]
 
 
 def indices(parts: dict[str, tuple[float, float | None]], confidence: float,
@@ -122,7 +164,7 @@ def indices(parts: dict[str, tuple[float, float | None]], confidence: float,
     """Readiness, fatigue and risk from the components (`components`) and the data confidence, with the
     drivers as plain (score, input, value, points) tuples: what `score` returns, without its objects
     (the stream scores every pitch it answers; `readiness.evaluate` calls this once per version)."""
-    if model_version == "v2":
+    if model_version in CONFIDENCE_VERSIONS:
         parts = {k: (v * confidence if k in TRACKING_COMPONENTS else v, raw) for k, (v, raw) in parts.items()}
     drivers = []
     totals = {}

@@ -563,6 +563,7 @@ SCORED_FIELDS = [
     T.StructField("calibration_confidence", T.DoubleType()),
     T.StructField("recalibration_needed", T.BooleanType()),
     T.StructField("readiness", T.DoubleType()),
+    T.StructField("readiness_pregame", T.DoubleType()),
     T.StructField("fatigue", T.DoubleType()),
     T.StructField("risk", T.DoubleType()),
     T.StructField("data_confidence", T.DoubleType()),

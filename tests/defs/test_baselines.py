@@ -49,7 +49,8 @@ def test_a_season_backfilled_from_the_corpus_lands_in_delta_and_postgres(spark, 
     assert served.keys() == expected.keys() and expected
     for family, b in expected.items():
         assert served[family].n == b.n
-        for name in ("velo_mean", "velo_sd5", "spin_cv", "release_z_sd", "pfx_z_adj_mean"):
+        for name in ("velo_mean", "velo_sd5", "spin_cv", "release_z_sd", "pfx_z_adj_mean", "spin_cv_p90",
+                     "release_z_sd_p90", "outing_pitches_p50"):
             assert getattr(served[family], name) == pytest.approx(getattr(b, name), abs=1e-9), (family, name)
     # materializing again replaces the season: the same rows, not twice as many
     assert dg.materialize([seasonal_baselines], partition_key="2019", resources=local_resources(settings)).success

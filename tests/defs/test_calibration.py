@@ -66,6 +66,24 @@ def test_sensor_requests_one_recalibration_per_drift(settings):
     assert again.run_requests[0].run_key == request.run_key  # the same drift: Dagster runs it once
 
 
+def _pitched(settings, at: datetime) -> None:  # noqa: ANN001
+    """busch_iii's last pitch at `at` (bronze pitches, partitioned by game date like the stream's)."""
+    frame = pd.DataFrame({"tracking_system_id": ["busch_iii"], "event_time": [at], "game_date": [at.date()]})
+    write_deltalake(settings.tables.pitches, frame, mode="overwrite", partition_by=["game_date"])
+
+
+def test_sensor_recalibrates_a_drifting_system_at_a_break_in_play(settings):
+    _bronze(settings, minutes=30)  # busch_iii at ~0.736: above 0.70, below 0.85
+    platform = PlatformResource(home=str(settings.home))
+    _pitched(settings, T0 + timedelta(minutes=29, seconds=30))  # pitching 30 s ago: not a break
+    assert not calibration_sensor(dg.build_sensor_context(), platform=platform).run_requests
+    _pitched(settings, T0 + timedelta(minutes=28))  # nothing for 2 min: a break
+    (request,) = calibration_sensor(dg.build_sensor_context(), platform=platform).run_requests
+    config = request.run_config["ops"]["record_calibration"]["config"]
+    assert (request.tags["tracking_system_id"], config["trigger"]) == ("busch_iii", "scheduled")
+    assert f"confidence {_expected_confidence(30):.3f} < 0.85 at a break in play (no pitch for 120 s" in config["reason"]
+
+
 def test_recalibration_run_writes_a_valid_calibration_event_into_the_feed(settings):
     at = T0 + timedelta(minutes=61)
     result = recalibration.execute_in_process(

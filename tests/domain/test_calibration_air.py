@@ -63,13 +63,24 @@ def test_coors_field_air_is_about_82_percent_and_break_is_adjusted_back():
     assert adjusted_break(None, coors) is None
 
 
+def test_a_break_is_a_system_without_a_pitch_for_90_seconds():
+    from readiness_platform.domain.calibration import idle_spans
+
+    seconds = lambda s: T0 + timedelta(seconds=s)  # noqa: E731
+    pitched = [seconds(s) for s in (0, 25, 50, 300)]  # 25 s apart, then 250 s without a pitch
+    assert idle_spans(pitched, until=seconds(400)) == [(seconds(140), seconds(300)), (seconds(390), seconds(400))]
+    assert idle_spans(pitched, until=seconds(380)) == [(seconds(140), seconds(300))]  # not 90 s after the last yet
+
+
 def test_the_policy_recalibrates_at_a_break_below_085_and_on_its_own_below_070():
-    from readiness_platform.domain.calibration import OPPORTUNISTIC_BELOW, recalibrations
+    from readiness_platform.domain.calibration import OPPORTUNISTIC_BELOW, idle_spans, recalibrations
 
     assert OPPORTUNISTIC_BELOW == 0.85
     # No readings: rate 1. 0.95 -> 0.85 takes 45 * log2(0.45 / 0.35) = 16.3 min; -> 0.70, 45 * log2(0.45/0.2) = 52.6 min.
     alone = recalibrations(T0, minutes(60), [])
     assert alone == [T0, minutes(53) + timedelta(seconds=120)]  # the 30 s check after 52.6 min, plus the response
-    at_breaks = recalibrations(T0, minutes(60), [], breaks=[minutes(10), minutes(20), minutes(25), minutes(50)])
-    # 10 min: 0.886, kept; 20 min: 0.831 -> recalibrated at 22; 25 min: 0.93, kept; 50 min: 28 min after 22 -> 0.79
-    assert at_breaks == [T0, minutes(22), minutes(52)]
+    # Pitches every 30 s until 14 min, none until 18 min: idle from 15.5 min. At 16 min 0.852, at 16.5 min 0.849:
+    # recalibrated then, landing 2 min later, and again on its own 52.6 min after that (past the hour: not here).
+    pitched = [minutes(m / 2) for m in range(2, 29)] + [minutes(m / 2) for m in range(36, 121)]
+    at_break = recalibrations(T0, minutes(60), [], idle=idle_spans(pitched, minutes(60)))
+    assert at_break == [T0, minutes(18.5)]

@@ -114,3 +114,52 @@ def test_a_drifting_camera_is_a_flag_beside_the_score_not_the_pitchers_alert():
     rows = evaluate("four_seam", None, None, wf, {}, Context(0.55, 1.2, False, None, None))
     assert {r["alert_level"] for r in rows} == {"ok"} and {r["data_quality"] for r in rows} == {"critical"}
     assert rows[0]["data_quality_reasons"] == ["calibration 0.55 < 0.6"] and rows[0]["alert_reasons"] == []
+
+
+def test_v2n_costs_nothing_within_one_sigma_and_everything_at_three():
+    parts = {z: score(inputs(velo_z=z, pitch_count_game=40, days_since_prev_outing=None), "v2n") for z in
+             (0.5, -1.0, -2.0, -3.0, -4.0)}
+    velo = {z: next(d.points for d in s.drivers if (d.score, d.input) == ("fatigue", "velo")) for z, s in parts.items()}
+    assert velo == {0.5: 0.0, -1.0: 0.0, -2.0: pytest.approx(35 * 0.5), -3.0: pytest.approx(35.0),
+                    -4.0: pytest.approx(35.0)}
+    assert parts[-1.0].readiness == 100.0  # one sigma is his ordinary wobble
+
+
+def test_v2n_counts_pitches_only_past_his_typical_outing():
+    starter = dict(typical_outing_pitches=100.0, velo_z=0.0, days_since_prev_outing=None)
+    assert score(inputs(pitch_count_game=100, **starter), "v2n").fatigue == 0.0
+    # full 30 % of 100 = 30 pitches later: at 115 half of the count's 25 points
+    assert score(inputs(pitch_count_game=115, **starter), "v2n").fatigue == pytest.approx(25 * 0.5)
+    closer = dict(typical_outing_pitches=16.0, velo_z=0.0, days_since_prev_outing=None)  # at least 15 pitches
+    assert score(inputs(pitch_count_game=31, **closer), "v2n").fatigue == pytest.approx(25.0)
+    unknown = score(inputs(pitch_count_game=80, velo_z=0.0, days_since_prev_outing=None), "v2n")
+    assert unknown.fatigue == pytest.approx(25 * 0.5)  # no history: v1's 50 -> 110
+
+
+def test_v2n_judges_spread_against_his_90th_percentile_and_counts_back_to_back_once():
+    spread = dict(spin_cv=0.04, spin_cv_typical=0.03, spin_cv_high=0.045, spin_window_full=True, velo_z=0.0,
+                  pitch_count_game=1, days_since_prev_outing=None)
+    assert score(inputs(**spread), "v1").fatigue == pytest.approx(10 * (0.04 / 0.03 - 1))
+    assert score(inputs(**spread), "v2n").fatigue == 0.0  # below his p90: ordinary
+    b2b = dict(back_to_back=True, days_since_prev_outing=1, velo_z=0.0, pitch_count_game=1)
+    assert score(inputs(**b2b), "v1").risk == pytest.approx(100 * (0.30 * 1.0 + 0.10 * 0.5))
+    assert score(inputs(**b2b), "v2n").risk == pytest.approx(100 * 0.30)  # rest already says it
+
+
+def test_v2n_velocity_warning_needs_his_own_z_too():
+    assert pitcher_alert(90.0, -2.4, True, 40, velo_z=-1.6, confirm_z=True).level == "ok"  # -2.4 mph, 1.6 sigma
+    assert pitcher_alert(90.0, -2.4, True, 40, velo_z=-2.1, confirm_z=True).level == "warning"
+    assert pitcher_alert(90.0, -1.9, True, 40, velo_z=-3.0, confirm_z=True).level == "ok"  # -2.0 mph still needed
+
+
+def test_pregame_readiness_is_rest_and_workload_only():
+    from readiness_platform.domain.scores import components, pregame_readiness
+
+    # A full velocity drop at 110 pitches, one day of rest, 30 pitches in the last 3 days: velocity and count
+    # are left out (they belong to the outing), rest (1.0) and workload (30 / 75 = 0.4) stay.
+    x = inputs(velo_z=-3.0, pitch_count_game=110, days_since_prev_outing=1, pitches_last_3d=30)
+    parts = components(x)
+    assert parts["workload"][0] == pytest.approx(0.4)
+    fatigue, risk = 100 * 0.15 * 0.4, 100 * (0.30 * 1.0 + 0.10 * 0.4)
+    assert pregame_readiness(parts) == pytest.approx(100 - 0.65 * fatigue - 0.35 * risk)
+    assert score(x, "v1").readiness < pregame_readiness(parts)

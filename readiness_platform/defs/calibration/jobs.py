@@ -26,7 +26,7 @@ def record_calibration(context: dg.OpExecutionContext, config: RecalibrationConf
                        platform: PlatformResource) -> dg.Output[str]:
     """Write the calibration event into the feed: bronze `calibration_events` gets it, the decay resets."""
     settings = platform.settings()
-    at = datetime.fromisoformat(config.at) if config.at else feed_now(settings.tables)
+    at = datetime.fromisoformat(config.at) if config.at else feed_now(settings.tables, settings.feed_clock_rate)
     event = CalibrationEvent(
         event_time=at,
         calibration_id=f"{config.tracking_system_id}-{at:%Y%m%dT%H%M%S}-{context.run_id[:8]}",
