@@ -29,11 +29,10 @@ import pandas as pd
 
 from readiness_platform.domain.baselines import BaselinePitch, pitcher_season_baselines
 from readiness_platform.domain.air import adjusted_break, climatological_density
-from readiness_platform.domain.alerts import Alert, data_quality
 from readiness_platform.domain.calibration import Reading, idle_spans, recalibrations
-from readiness_platform.domain.episodes import condition_step, episodes, latest, pitcher_step
 from readiness_platform.domain.features import PitchObs, pitcher_history
 from readiness_platform.domain.venues import VENUES
+from readiness_platform.episode_frames import pitcher_episodes, system_episodes
 from readiness_platform.replay.feed import environment_readings, sessions_of
 from readiness_platform.replay.statcast import load_pitches, statcast_files
 from readiness_platform.transforms.features import FEATURES_SCHEMA, build_timelines, score_rows
@@ -147,37 +146,6 @@ REASON_ROWS = ("readiness < 80", "readiness < 60", "velocity < -2.0 mph", "calib
 
 def _kinds(reasons) -> set[str]:  # noqa: ANN001
     return {REASON_KINDS[r.split(" ")[0]](r) for r in reasons}
-
-
-def pitcher_episodes(rows: pd.DataFrame) -> pd.DataFrame:
-    """Every pitcher alert episode: per model version, pitcher and game, in pitch order (domain.episodes)."""
-    out = []
-    ordered = rows.sort_values(["model_version", "pitcher_id", "game_pk", "at_bat_number", "pitch_number"])
-    cols = ["event_time", "game_pk", "at_bat_number", "pitch_number", "alert_level", "alert_reasons", "readiness"]
-    for (version, pid, game), g in ordered.groupby(["model_version", "pitcher_id", "game_pk"], sort=False):
-        steps = (pitcher_step(t, (gp, ab, pn), Alert(level, tuple(reasons)), readiness)
-                 for t, gp, ab, pn, level, reasons, readiness in g[cols].itertuples(index=False))
-        transitions, _ = episodes(f"pitcher/{version}/{pid}/{game}", steps)
-        out.extend({"model_version": version, "pitcher_id": pid, "game_pk": game, "episode_id": e.episode_id,
-                    "level": e.level, "status": e.status, "pitches": e.steps, "reasons": list(e.reasons),
-                    "opened_at": e.opened_at, "closed_at": e.closed_at} for e in latest(transitions))
-    return pd.DataFrame(out, columns=["model_version", "pitcher_id", "game_pk", "episode_id", "level", "status",
-                                      "pitches", "reasons", "opened_at", "closed_at"])
-
-
-def system_episodes(rows: pd.DataFrame) -> pd.DataFrame:
-    """Every calibration episode of a tracking system, over the pitches it measured in time order."""
-    one = rows[rows["model_version"] == rows["model_version"].iloc[0]].sort_values(
-        ["tracking_system_id", "event_time", "game_pk", "at_bat_number", "pitch_number"])
-    out = []
-    cols = ["event_time", "game_pk", "at_bat_number", "pitch_number", "calibration_confidence"]
-    for system, g in one.groupby("tracking_system_id"):
-        steps = (condition_step(t, (gp, ab, pn), data_quality(calibration_confidence=c))
-                 for t, gp, ab, pn, c in g[cols].itertuples(index=False))
-        transitions, _ = episodes(f"system/{system}", steps)
-        out.extend({"tracking_system_id": system, "episode_id": e.episode_id, "level": e.level, "pitches": e.steps,
-                    "opened_at": e.opened_at, "closed_at": e.closed_at} for e in latest(transitions))
-    return pd.DataFrame(out, columns=["tracking_system_id", "episode_id", "level", "pitches", "opened_at", "closed_at"])
 
 
 def healthy_starts(rows: pd.DataFrame) -> pd.DataFrame:

@@ -32,6 +32,7 @@ from readiness_platform.domain.scores import (
     ScoreInputs,
     score,
 )
+from readiness_platform.episode_frames import pitcher_episodes
 from readiness_platform.refresh import Refreshed
 from readiness_platform.settings import Settings
 
@@ -104,6 +105,8 @@ def backtest_metrics(scored: pd.DataFrame, scoring_version: str, previous: str |
         "pitches": float(len(mine)),
         "pitcher_games": float(len(games)),
         "alert_rate_per_game": float(games.mean()) if len(games) else 0.0,
+        # what a staff is told: episodes (opened once, closed after a clear stretch), not alerting pitches
+        "alert_episodes_per_pitcher_game": float(len(pitcher_episodes(mine)) / len(games)) if len(games) else 0.0,
         "coverage": float(mine["readiness"].notna().mean()) if len(mine) else 0.0,
     }
     if previous and previous != scoring_version:

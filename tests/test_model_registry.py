@@ -75,6 +75,9 @@ def test_log_register_promote_and_roll_back_with_aliases(tmp_path, scored):
     v2 = scored[scored["model_version"] == "v2"]
     by_hand = v2.groupby(["pitcher_id", "game_pk"])["alert_level"].agg(lambda a: (a != "ok").any()).mean()
     assert run.data.metrics["alert_rate_per_game"] == pytest.approx(by_hand)
+    # every alerting pitcher-game opens at least one episode, and no episode opens without an alerting pitch
+    alerting_pitches = (v2["alert_level"] != "ok").sum() / v2.groupby(["pitcher_id", "game_pk"]).ngroups
+    assert by_hand <= run.data.metrics["alert_episodes_per_pitcher_game"] <= alerting_pitches
     assert run.data.metrics["coverage"] == 1.0 and 0 < run.data.metrics["agreement_with_previous"] <= 1
     assert run.data.metrics["latency_per_pitch_ms"] > 0 and run.data.params["feature_service"] == "readiness_v2"
 

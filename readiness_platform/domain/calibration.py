@@ -133,8 +133,8 @@ def recalibrations(start: datetime, end: datetime, readings: Sequence[Reading], 
                    step_s: float = 30.0, idle: Sequence[tuple[datetime, datetime]] = ()) -> list[datetime]:
     """When a system calibrated at `start` is recalibrated by the platform's loop until `end`, checked every
     `step_s`: when its confidence is below RECALIBRATE_BELOW, or below OPPORTUNISTIC_BELOW during a break
-    (`idle`, from `idle_spans`), one lands `response_s` later (the orchestration's reaction). Used by back-tests and replays to model the loop the sensor closes in
-    production."""
+    (`idle`, from `idle_spans`), one lands `response_s` later (the orchestration's reaction). The back-test's
+    model of the loop the sensor closes in production (`opportunity` is the rule both apply)."""
     times = [start]
     spans = sorted(idle)
     response = timedelta(seconds=response_s)
@@ -142,6 +142,7 @@ def recalibrations(start: datetime, end: datetime, readings: Sequence[Reading], 
     while t <= end:
         while spans and spans[0][1] < t:
             spans.pop(0)
+        # seconds since the last pitch: a span starts BREAK_IDLE_S after it
         idle_s = (t - spans[0][0]).total_seconds() + BREAK_IDLE_S if spans and spans[0][0] <= t else 0.0
         confidence = SystemTimeline(times, readings).confidence(t)
         if needs_recalibration(confidence) or opportunity(confidence, idle_s):

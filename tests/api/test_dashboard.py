@@ -69,10 +69,12 @@ def _plain(value: object) -> object:
 
 @pytest.fixture(scope="module")
 def game() -> dict:
-    """The game's two starters and their pitches in event-time order, each pitch as its v1 and v2 rows."""
+    """The game's two starters and their pitches in event-time order, each pitch as its rows of every model
+    version (whole-season baselines: the game day is the corpus's only day of 2020, walk-forward has none)."""
     from readiness_platform.backtest import backtest_rows
+    from readiness_platform.domain.scores import MODEL_VERSIONS
 
-    frame = backtest_rows(get_settings().statcast_dir)
+    frame = backtest_rows(get_settings().statcast_dir, baselines_from="season")
     rows = frame[(frame["game_pk"] == GAME_PK) & (frame["game_date"] == GAME_DAY)].sort_values(
         ["event_time", "model_version"])
     assert not rows.empty, f"game {GAME_PK} of {GAME_DAY} is not in the Statcast corpus"
@@ -83,7 +85,7 @@ def game() -> dict:
         pitches.setdefault((row["event_time"], row["pitcher_id"], row["at_bat_number"], row["pitch_number"]),
                            []).append(row)
     ordered = [pitches[k] for k in sorted(pitches)]
-    assert all({r["model_version"] for r in p} == {"v1", "v2"} for p in ordered)
+    assert all({r["model_version"] for r in p} == set(MODEL_VERSIONS) for p in ordered)
     return {"starters": [int(s) for s in starters], "pitches": ordered}
 
 

@@ -77,3 +77,22 @@ def test_cutover_switches_when_the_gates_pass_and_rollback_returns(spark, settin
     assert switched.id == decision.id and latest.id > decision.id
     assert registry.resolve(CHAMPION).version == tags["champion_replaced"]  # the v1 it replaced serves again
     assert registry.resolve(CHAMPION).scoring_version == "v1"
+
+
+def test_v2n_goes_through_the_gates_against_the_v2_champion_and_back_in_one_step(spark, settings, scored):
+    write_silver(spark, settings, scored)
+    assert _run(v2_cutover, settings, dg.RunConfig(ops={"cutover_evidence": CutoverConfig(reason="test: v2")})).success
+    done = _run(v2_cutover, settings, dg.RunConfig(ops={"cutover_evidence": CutoverConfig(
+        baseline="v2", candidate="v2n", reason="test: readiness against the pitcher's own norms")}))
+    assert done.success and all(e.passed for e in done.get_asset_check_evaluations())
+    with psycopg.connect(settings.database_url) as conn:
+        decision = active(conn)
+    assert (decision.active_version, decision.evidence["baseline"]) == ("v2n", "v2")
+    # the evidence a model owner reads: fewer pitcher-games alerting than under the champion it replaces
+    assert decision.evidence["alert_rate_candidate"] < decision.evidence["alert_rate_baseline"]
+    registry = Registry(settings)
+    assert registry.resolve(CHAMPION).scoring_version == "v2n"
+    back = rollback_to_v1.execute_in_process(
+        run_config=dg.RunConfig(ops={"roll_back": RollbackConfig(to_version="v2", reason="test: back to v2")}),
+        resources=local_resources(settings))
+    assert back.success and registry.resolve(CHAMPION).scoring_version == "v2"
