@@ -112,7 +112,9 @@ def platform(spark, pg_url, tmp_path_factory):  # noqa: ANN001, ANN201
         (F.stddev("release_speed") / 2).alias("velo_sd5"), F.avg("release_spin_rate").alias("spin_mean"),
         (F.stddev("release_spin_rate") / F.avg("release_spin_rate")).alias("spin_cv"),
         F.avg("release_pos_z").alias("release_z_mean"), F.stddev("release_pos_z").alias("release_z_sd"),
-        F.avg("pfx_z").alias("pfx_z_adj_mean")).withColumn("season", F.lit(2020))
+        F.avg("pfx_z").alias("pfx_z_adj_mean"), F.lit(None).cast("double").alias("spin_cv_p90"),
+        F.lit(None).cast("double").alias("release_z_sd_p90"), F.lit(None).cast("double").alias("outing_pitches_p50"),
+    ).withColumn("season", F.lit(2020))
     season.select(*BASELINE_SCHEMA.fieldNames()).write.format("delta").mode("overwrite") \
         .option("replaceWhere", "season = 2020").save(settings.tables.seasonal_baselines)
     with psycopg.connect(pg_url) as conn:

@@ -11,6 +11,7 @@ from deltalake import DeltaTable
 
 from readiness_platform.defs.late_data.jobs import late_reprocessing
 from readiness_platform.defs.late_data.sensors import late_data_sensor
+from readiness_platform.domain.scores import MODEL_VERSIONS
 from readiness_platform.lakehouse import ensure_tables
 from readiness_platform.replay import replay_plan
 from readiness_platform.replay.lag import LagModel
@@ -56,7 +57,7 @@ def test_late_pitches_are_reprocessed_into_silver(spark, settings):
     silver = rows(settings.tables.pitch_features)
     by_key = {tuple(r[k] for k in KEY): r for r in silver}
     assert len(by_key) == len(silver)
-    assert Counter(k[3] for k in by_key if k[:3] in late_keys) == {"v1": len(late), "v2": len(late)}
+    assert Counter(k[3] for k in by_key if k[:3] in late_keys) == {v: len(late) for v in MODEL_VERSIONS}
     # the affected games now hold what a batch recompute with the late rows gives, column for column
     games = {(p["pitcher_id"], p["game_pk"]) for p in late}
     expected = {tuple(r[k] for k in KEY): r for r in (

@@ -92,7 +92,7 @@ def bronze(game_day: list[TrackedPitch]) -> list[dict]:
 @pytest.fixture(scope="module")
 def silver(game_day: list[TrackedPitch]) -> list[dict]:
     rows = silver_rows(game_day[:SILVER_PITCHES])
-    assert len(rows) == 2 * SILVER_PITCHES
+    assert len(rows) == len(MODEL_VERSIONS) * SILVER_PITCHES
     return rows
 
 

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from feature_repo.feature_views import FEATURE_NAMES, V2_ONLY
+from readiness_platform.domain.scores import MODEL_VERSIONS
 from readiness_platform.feature_store import (
     ROSTER_KEY, OnlinePublisher, apply_repo, feature_store, outing_key, redis_connection_string, write_online,
 )
@@ -34,7 +35,7 @@ def test_local_repo_applies_and_serves_each_version_through_its_service(tmp_path
     settings = get_settings(home=tmp_path, feast_env="local")
     apply_repo(settings)
     store = feature_store(settings)
-    assert {s.name for s in store.list_feature_services()} == {"readiness_v1", "readiness_v2"}
+    assert {s.name for s in store.list_feature_services()} == {f"readiness_{v}" for v in MODEL_VERSIONS}
     assert all(f.description for v in store.list_feature_views() for f in v.features)
     write_online(settings, [_row(1, "v1", 61.0), _row(1, "v2", 64.5), _row(2, "v2", 30.0)])
     got = store.get_online_features(features=store.get_feature_service("readiness_v1"),

@@ -7,6 +7,7 @@ from collections import defaultdict
 import pytest
 
 from readiness_platform.domain.features import PitchObs, pitcher_history
+from readiness_platform.domain.scores import MODEL_VERSIONS
 from readiness_platform.replay.statcast import load_pitches, statcast_files
 from readiness_platform.settings import get_settings
 from readiness_platform.transforms.features import PITCH_NAMES, _row, build_timelines, score_rows
@@ -47,7 +48,8 @@ def test_final_rows_reuse_equal_inputs_and_rescore_changed_ones(feature_rows: li
     fresh = score_rows(finals, timelines, {})
     assert memoized == fresh  # reused or not, the same rows as scoring afresh
     assert not memo  # every final row took its pitch's entry out
-    # two rows per pitch (v1, v2): the changed pitch was scored again, the others reused their scores
-    assert memoized[2 * i]["fatigue"] > first[2 * i]["fatigue"]
-    assert memoized[2 * i]["drivers"] is not first[2 * i]["drivers"]
-    assert all(memoized[k]["drivers"] is first[k]["drivers"] for k in range(len(first)) if k // 2 != i)
+    # a row per pitch and version (v1 first): the changed pitch was scored again, the others reused their scores
+    n = len(MODEL_VERSIONS)
+    assert memoized[n * i]["fatigue"] > first[n * i]["fatigue"]
+    assert memoized[n * i]["drivers"] is not first[n * i]["drivers"]
+    assert all(memoized[k]["drivers"] is first[k]["drivers"] for k in range(len(first)) if k // n != i)
