@@ -34,8 +34,8 @@ MAX_AHEAD_OF_INGEST = timedelta(minutes=5)
 # A pitch's game_date is the official date, local to the park. The window [game_date 00:00 UTC - margin,
 # game_date + 1 day 00:00 UTC + margin] holds that local day in every time zone from UTC+14 to UTC-10, and,
 # in every MLB park (UTC-4 to UTC-8), at least 6 hours past local midnight for extra innings and rain
-# delays; the longest MLB game took 8 h 6 min. Engineering judgement: a game resumed on a later date under
-# its original game_date falls outside and is quarantined (docs/event-time.md).
+# delays; the longest MLB game on record took 8 h 6 min. Engineering judgement: a game resumed on a later
+# date under its original game_date falls outside and is quarantined (docs/event-time.md).
 GAME_DAY_MARGIN = timedelta(hours=14)
 
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
