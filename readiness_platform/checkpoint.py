@@ -253,6 +253,7 @@ def _inputs_still_there(spark: SparkSession, key: str, batch_id: int, before: li
         return  # no file source (Kafka: its offsets are checked against the broker, failOnDataLoss)
     starts = [o for o in map(_log_offset, before) if o is not None]
     start, end = (max(starts) if starts else -1), max(ends)
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
     folder = f"{key}/sources/0"
     fs, hfolder = hadoop_fs(spark, folder)
     names = {s.getPath().getName() for s in fs.listStatus(hfolder)} if fs.exists(hfolder) else set()
@@ -272,8 +273,8 @@ def _inputs_still_there(spark: SparkSession, key: str, batch_id: int, before: li
                 raise CheckpointDamagedError(f"{folder}/{found}", f"holds a line Spark cannot read ({line[:80]!r})") from None
             if entry_batch != log_batch:
                 continue
-            file_fs, file_path = hadoop_fs(spark, path)
-            if not file_fs.exists(file_path):
+            file_path = jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(path))  # Spark logs URIs (%20 for a space)
+            if not file_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(file_path):
                 raise CheckpointDamagedError(
                     path,
                     f"is gone, and batch {batch_id} must run again over it (offsets/{batch_id} is in {key}, "

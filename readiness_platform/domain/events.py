@@ -76,6 +76,8 @@ def game_day_window(game_date: date) -> tuple[datetime, datetime]:
     """The event times a pitch of a game with this official (local) date may have, both ends included."""
     midnight = datetime.combine(game_date, time(0), timezone.utc)
     return midnight - GAME_DAY_MARGIN, midnight + timedelta(days=1) + GAME_DAY_MARGIN
+
+
 SystemId = Annotated[str, Field(pattern=r"^[a-z0-9_]{2,40}$", description="Tracking system, e.g. busch_iii.")]
 
 

@@ -101,33 +101,34 @@ def test_a_batch_to_run_again_over_archived_files_stops_the_stream_and_the_named
     """The issue's case: offsets/N, commits/N and commits/N-1 gone. Spark would run batch N-1 again, but its
     file was archived when offsets/N was planned: it read "0 in". The stream refuses to start instead, naming
     the file; moving it back from the archive, as the error says, runs the batch again with its row, and
-    the writers skip what Delta holds."""
+    the writers skip what Delta holds. Ten files: the file source's list of batch 9 is in its compact log."""
     from spark_jobs.stream.main import start_stream
 
-    write_files(settings.landing, [[pitch_line(n, 30 * n)] for n in range(1, 5)])
+    write_files(settings.landing, [[pitch_line(n, 30 * n)] for n in range(1, 11)])
     run_to_end(spark, settings)
     checkpoint = Path(settings.checkpoints) / "stream"
-    assert batches(checkpoint / "offsets") == [0, 1, 2, 3, 4]  # 4: no new file, moves the watermark
-    remove(checkpoint, "offsets/4", "commits/4", "commits/3")
+    assert batches(checkpoint / "offsets") == list(range(11))  # 10: no new file, moves the watermark
+    assert (checkpoint / "sources/0/9.compact").exists() and not (checkpoint / "sources/0/9").exists()
+    remove(checkpoint, "offsets/10", "commits/10", "commits/9")
 
-    with pytest.raises(CheckpointDamagedError, match="is gone, and batch 3 must run again") as err:
+    with pytest.raises(CheckpointDamagedError, match=r"is gone, and batch 9 must run again .*sources/0/9.compact lists") as err:
         start_stream(spark, settings, available_now=True)
     assert not spark.streams.active
     gone = Path(err.value.path.removeprefix("file:"))
     assert gone.parent == settings.landing and not gone.exists()
     assert "Move the batch's files back from the landing folder's archive" in str(err.value)
     archived = Path(f"{settings.landing}.archive") / gone.relative_to("/")
-    assert json.loads(archived.read_text())["pitch_number"] == 4
+    assert json.loads(archived.read_text())["pitch_number"] == 10
 
     archived.rename(gone)
     query = start_stream(spark, settings.model_copy(update={"max_files_per_trigger": 1}), available_now=True)
     try:
         query.awaitTermination(600)
         assert query.exception() is None
-        again = [p for p in query.recentProgress if p["batchId"] == 3]
+        again = [p for p in query.recentProgress if p["batchId"] == 9]
     finally:
         query.stop()
     assert again and again[0]["numInputRows"] == 1  # not "0 in"
     bronze = DeltaTable(settings.tables.pitches).to_pyarrow_table().to_pylist()
-    assert Counter(p["pitch_number"] for p in bronze) == {1: 1, 2: 1, 3: 1, 4: 1}
-    assert batches(checkpoint / "commits")[-1] >= 3
+    assert Counter(p["pitch_number"] for p in bronze) == {n: 1 for n in range(1, 11)}
+    assert batches(checkpoint / "commits")[-1] == 10
