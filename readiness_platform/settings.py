@@ -199,6 +199,12 @@ class Settings(BaseSettings):
         return self.landing_dir or self.home / "landing"
 
     @property
+    def spark_local_dir(self) -> Path:
+        """Spark's scratch space (spark.local.dir): shuffle and spill files (`blockmgr-*`), the state store's
+        working copies, added files. Under home, so erasure and retention reach what a killed process leaves."""
+        return self.home / "spark-local"
+
+    @property
     def kafka_topics(self) -> dict[str, str]:
         """The feed's topic of each record kind (domain.events): one producer per kind at the ballpark."""
         return {kind: f"{self.kafka_topic_prefix}.{suffix}" for kind, suffix in KAFKA_TOPIC_SUFFIXES.items()}

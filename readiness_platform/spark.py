@@ -1,4 +1,5 @@
-"""The one way the platform starts Spark: local jars from .jars/, Delta, RocksDB state, UTC everywhere."""
+"""The one way the platform starts Spark: local jars from .jars/, Delta, RocksDB state, UTC everywhere, and
+its scratch files under READINESS_HOME (settings.spark_local_dir)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ LOCAL_FS_JAR = "readiness-localfs.jar"  # jvm/localfs, built by `make setup`
 LOCAL_FS_CLASS = "dev.readiness.fs.NioLocalFileSystem"
 STATE_JAR = "readiness-state.jar"  # jvm/state: the stream's pitchers' state (transforms.features)
 REQUIRED_JARS = ("delta-spark_4.2_2.13-", "delta-storage-", LOCAL_FS_JAR, STATE_JAR)
+JVM_TMP = "jvm-tmp"  # the driver JVM's java.io.tmpdir, in settings.spark_local_dir
 
 
 def local_jars(jars_dir: Path) -> list[str]:
@@ -70,6 +72,7 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
     time.tzset()
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     jars = local_jars(settings.jars_dir)
+    (settings.spark_local_dir / JVM_TMP).mkdir(parents=True, exist_ok=True)
     local_fs = str(Path(settings.jars_dir) / LOCAL_FS_JAR)
     builder = (
         SparkSession.builder.appName(app_name)
@@ -87,6 +90,10 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
         .config("spark.python.unix.domain.socket.enabled", "true")
         .config("spark.python.unix.domain.socket.dir", _socket_dir())
         .config("spark.driver.memory", settings.spark_driver_memory)
+        # Shuffle, spill and state working files under READINESS_HOME, not the system temp folder, where a
+        # killed process left its `blockmgr-*` folders out of erasure's and retention's reach. A cluster
+        # manager's own local directories (SPARK_LOCAL_DIRS, YARN's, Kubernetes' volumes) still win there.
+        .config("spark.local.dir", str(settings.spark_local_dir))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.session.timeZone", "UTC")
@@ -110,7 +117,9 @@ def build_spark(settings: Settings, app_name: str = "readiness"):  # -> pyspark.
         # a Spark job of one task per file (~0.5 s a micro-batch, measured: `getBatch` in its progress).
         # The driver stats them itself now: getBatch ~0 ms for 300 local files.
         .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000000")
-        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=WARN")
+        # The driver's own temp files too (spark-*, artifacts-* folders, native libraries it unpacks).
+        .config("spark.driver.extraJavaOptions",
+                f'-Dlog4j2.level=WARN "-Djava.io.tmpdir={settings.spark_local_dir / JVM_TMP}"')
     )
     manager = checkpoint_file_manager(settings.checkpoints)
     if manager:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 
 import psycopg
 import pytest
 import redis
 
 from readiness_platform.domain.errors import SetupError
-from readiness_platform.settings import get_settings
+from readiness_platform.settings import REPO_ROOT, get_settings
 from readiness_platform.spark import LOCAL_FS_CLASS, local_jars
 
 
@@ -56,3 +59,47 @@ def test_file_uris_go_through_the_local_file_system_of_jvm_localfs(spark, tmp_pa
     for mode in (0o640, 0o600, 0o755, 0o700, 0o444, 0o000, 0o777):
         fs.setPermission(path, jvm.org.apache.hadoop.fs.permission.FsPermission(f"{mode:03o}"))
         assert stat.S_IMODE(os.stat(tmp_path / "f").st_mode) == mode, oct(mode)
+
+
+SCRATCH_PROBE = """
+import sys, time
+from readiness_platform.settings import get_settings
+from readiness_platform.spark import build_spark
+
+spark = build_spark(get_settings(), "scratch-probe")
+spark.range(200_000).selectExpr("id % 7 as k").groupBy("k").count().collect()  # a shuffle: files in blockmgr-*
+dirs = spark.sparkContext._jsc.sc().env().blockManager().diskBlockManager().localDirs()
+print("\\n".join(f"local dir: {d.getAbsolutePath()}" for d in dirs), flush=True)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_spark_scratch_files_stay_under_readiness_home_even_when_the_process_is_killed(tmp_path):
+    """Shuffle files (`blockmgr-*`) and the driver JVM's temp files go under READINESS_HOME, not the system
+    temp folder: that folder is a sandbox here, and after a kill -9 of Python and its JVM (no shutdown hook
+    cleans up) the sandbox is empty and home holds what the process left, where erasure and retention reach it."""
+    home, sandbox = tmp_path / "home", tmp_path / "system-tmp"
+    sandbox.mkdir()
+    # (Python's temp folder stays: Spark's Unix sockets need a short path, spark._socket_dir)
+    env = {**os.environ, "READINESS_HOME": str(home), "JAVA_TOOL_OPTIONS": f"-Djava.io.tmpdir={sandbox}"}
+    probe = subprocess.Popen([sys.executable, "-c", SCRATCH_PROBE], cwd=REPO_ROOT, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        lines = []
+        for line in probe.stdout:  # type: ignore[union-attr]
+            if line.strip() == "ready":
+                break
+            if line.startswith("local dir: "):  # the JVM's log shares the probe's stdout
+                lines.append(line.strip().removeprefix("local dir: "))
+        assert lines, f"the probe ended ({probe.poll()}) before its shuffle"
+    finally:
+        os.killpg(probe.pid, signal.SIGKILL)  # the probe's own session: Python and the JVM it started
+        probe.wait()
+    scratch = get_settings(home=home).spark_local_dir
+    assert all(path.startswith(f"{scratch}/blockmgr-") for path in lines), lines
+    left = list(scratch.glob("blockmgr-*/*/shuffle_*"))
+    assert left, "no shuffle file where the killed process left it"
+    assert list((scratch / "jvm-tmp").glob("spark-*"))  # the driver's own temp folders, there too
+    assert not list(sandbox.iterdir())

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.errors import StreamingQueryException
 from pyspark.sql.streaming import StreamingQuery
 
-from readiness_platform.checkpoint import claim_layout, forget_checkpoint
+from readiness_platform.checkpoint import claim_layout, forget_checkpoint, verify_checkpoint
 from readiness_platform.feature_store import OnlinePublisher, forget_stores
 from readiness_platform.kafka import SOURCE_SCHEME, ensure_topics, stream_failure
 from readiness_platform.lakehouse import ensure_tables
@@ -176,6 +176,7 @@ def start_stream(
     # A checkpoint deleted and made again at this path is a new query with a new id: cached, the old id
     # would make the writers skip the new query's batches as "already committed" (seen in a benchmark).
     forget_checkpoint(checkpoint)
+    verify_checkpoint(spark, checkpoint)  # a damaged one stops here, naming its file: no batch reading "0 in"
     claim_layout(spark, checkpoint, STATE_LAYOUTS[settings.state_processor])  # a checkpoint of another state layout is refused
     forget_caches()  # the writer's caches of Delta rows are rebuilt from the tables, as after a restart
     forget_stores()  # and the Feast store from its registry

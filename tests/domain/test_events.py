@@ -15,6 +15,7 @@ from readiness_platform.domain.events import (
     EnvironmentReading,
     TrackedPitch,
     feed_json_schema,
+    game_day_window,
 )
 from readiness_platform.domain.pitch_types import PitchFamily, family_of
 
@@ -67,6 +68,88 @@ def test_times_must_carry_a_zone_and_are_kept_in_utc():
         pitch(event_time=datetime(2020, 9, 3, 23, 5))
     local = datetime(2020, 9, 3, 19, 5, tzinfo=timezone(timedelta(hours=-4)))
     assert pitch(event_time=local).event_time == datetime(2020, 9, 3, 23, 5, tzinfo=UTC)
+
+
+def pitch_json(**overrides) -> str:
+    record = json.loads(pitch().model_dump_json())
+    record.update(overrides)
+    return json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("event_time", 1599170000),  # Unix seconds: lax pydantic made it 2020-09-03T21:53:20Z
+        ("event_time", 1599170000.5),
+        ("event_time", "1599170000"),  # digits in a string: read as Unix seconds too
+        ("event_time", "2020-09-03"),  # a date is not a time
+        ("event_time", True),
+        ("ingest_time", 1599170000),
+        ("game_date", 18508),  # days since 1970: 2020-09-03
+        ("game_date", "2020-09-03T00:00:00Z"),
+    ],
+)
+def test_times_and_dates_must_be_iso_8601_text_never_numbers(field, value):
+    with pytest.raises(ValidationError, match="must be ISO-8601 strings") as err:
+        FEED_EVENT.validate_json(pitch_json(**{field: value}))
+    assert err.value.errors()[0]["loc"] == ("pitch", field)
+    with pytest.raises(ValidationError, match="must be ISO-8601 strings"):
+        pitch(**{field: value})  # the same in Python
+
+
+def test_iso_8601_times_with_any_zone_notation_are_read():
+    for text in ("2020-09-03T23:05:00Z", "2020-09-03T23:05:00+00:00", "2020-09-03T19:05:00-04:00",
+                 "2020-09-03T23:05:00.250Z", "2020-09-03T23:05Z"):
+        event = FEED_EVENT.validate_json(pitch_json(event_time=text))
+        assert event.event_time.replace(microsecond=0) == datetime(2020, 9, 3, 23, 5, tzinfo=UTC)
+
+
+def calibration(event_time: str, ingest_time: str | None) -> str:
+    return json.dumps({"kind": "calibration", "event_time": event_time, "ingest_time": ingest_time,
+                       "calibration_id": "c1", "tracking_system_id": "busch_iii", "trigger": "pregame"})
+
+
+def test_an_event_may_be_at_most_five_minutes_ahead_of_its_ingest_time():
+    ingest = "2026-11-29T10:00:00Z"
+    assert FEED_EVENT.validate_json(calibration("2026-11-29T10:05:00Z", ingest))  # 5 min: clock skew
+    assert FEED_EVENT.validate_json(calibration("2020-09-03T23:00:00Z", ingest))  # the past: a replay, a late one
+    with pytest.raises(ValidationError, match=r"event_time 2026-11-29T10:05:01Z is 0:05:01 ahead of its "
+                                              r"ingest_time 2026-11-29T10:00:00Z \(at most 0:05:00 allowed\)"):
+        FEED_EVENT.validate_json(calibration("2026-11-29T10:05:01Z", ingest))
+    with pytest.raises(ValidationError, match="ahead of its ingest_time"):  # the poison
+        FEED_EVENT.validate_json(calibration("2099-01-01T00:00:00Z", ingest))
+    # an event not yet delivered (a producer's own record) has no feed clock to be checked against
+    assert FEED_EVENT.validate_json(calibration("2099-01-01T00:00:00Z", None))
+
+
+def test_the_game_day_window_is_the_local_day_anywhere_plus_fourteen_hours():
+    assert game_day_window(date(2020, 9, 3)) == (datetime(2020, 9, 2, 10, tzinfo=UTC), datetime(2020, 9, 4, 14, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("event_time", "valid"),
+    [
+        (datetime(2020, 9, 2, 10, 0, 0, tzinfo=UTC), True),  # first instant of the window
+        (datetime(2020, 9, 2, 9, 59, 59, tzinfo=UTC), False),
+        (datetime(2020, 9, 4, 14, 0, 0, tzinfo=UTC), True),  # last instant
+        (datetime(2020, 9, 4, 14, 0, 1, tzinfo=UTC), False),
+        # a 13:05 game in Tokyo (UTC+9) on its local date: 04:05 UTC
+        (datetime(2020, 9, 3, 4, 5, tzinfo=UTC), True),
+        # a 19:10 game in Los Angeles (UTC-7) that went 15 innings: 02:10 UTC the next day, over at ~07:30
+        (datetime(2020, 9, 4, 7, 30, tzinfo=UTC), True),
+        # the previous or the next day's game under this date: a producer's wrong date or clock
+        (datetime(2020, 9, 2, 2, 10, tzinfo=UTC), False),
+        (datetime(2020, 9, 4, 23, 5, tzinfo=UTC), False),
+        (datetime(2099, 1, 1, tzinfo=UTC), False),
+    ],
+)
+def test_a_pitch_lies_within_its_game_day(event_time, valid):
+    if valid:
+        assert pitch(event_time=event_time).event_time == event_time
+    else:
+        with pytest.raises(ValidationError, match=r"outside its game's day \(game_date 2020-09-03: "
+                                                  r"2020-09-02T10:00:00Z to 2020-09-04T14:00:00Z\)"):
+            pitch(event_time=event_time)
 
 
 def test_unknown_schema_version_is_refused():

@@ -108,3 +108,30 @@ def test_ingest_time_is_stamped_only_into_json_objects():
     stamped = stamp_ingest_time('{"a":1}', __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").timezone.utc))
     assert json.loads(stamped)["ingest_time"] == "2026-01-01T00:00:00.000Z"
     assert stamp_ingest_time('{"a":', None) == '{"a":'  # type: ignore[arg-type]
+
+
+def test_the_whole_corpus_replayed_keeps_the_event_time_rules():
+    """Every message of a replay of all 13,691 real pitches, stamped with either clock the feed can have
+    (the wall clock, as `play` does, or its delivery time on the event-time clock, the tightest for the
+    ingest_time rule): each clean one passes the contract, each damaged one is refused."""
+    from datetime import datetime, timezone
+
+    from readiness_platform.replay.statcast import statcast_files
+    from tests.conftest import STATCAST_DIR
+
+    plan = replay_plan(statcast_files(STATCAST_DIR), LagModel(seed=7))
+    now = datetime.now(timezone.utc)
+    pitches, next_utc_day = set(), 0
+    for d in plan:
+        for clock in (now, d.deliver_at):
+            line = stamp_ingest_time(d.payload, clock)
+            if d.corruption:
+                with pytest.raises(ValidationError):
+                    FEED_EVENT.validate_json(line)
+                continue
+            event = FEED_EVENT.validate_json(line)
+            if event.kind == "pitch" and clock is now:
+                pitches.add(event.key)
+                next_utc_day += event.event_time.date() > event.game_date
+    assert len(pitches) == 13691
+    assert next_utc_day > 1000  # night games in the Americas end after midnight UTC: inside their game's day

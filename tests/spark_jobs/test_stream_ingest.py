@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -15,7 +16,7 @@ from readiness_platform.replay.lag import LagModel
 from readiness_platform.replay.player import play
 from readiness_platform.replay.sinks import LandingFolderSink
 from tests.conftest import GAME_DAY
-from tests.spark_jobs.stream_helpers import pitch_line, run_to_end, write_files
+from tests.spark_jobs.stream_helpers import T0, pitch_line, run_to_end, write_files
 
 pytestmark = pytest.mark.spark
 
@@ -43,6 +44,51 @@ def test_late_pitches_land_flagged_and_late_duplicates_are_dropped(spark, settin
     assert sum(m["duplicates_dropped"] for m in metrics) == 2
     (bad,) = table(settings.tables.quarantine)
     assert bad["payload"] == "{broken" and bad["reason"].startswith("Invalid JSON")
+
+
+def test_a_damaged_copy_that_arrives_first_never_wins_nor_moves_the_watermark(spark, settings):
+    """The issue's poison: damaged copies of pitches 2 and 3 arrive before their clean retransmissions. Each
+    copy goes to quarantine with its reason; the clean one lands, with its own time; no batch's watermark
+    goes past the real pitches (newest - 7 s), so no later real pitch is flagged late."""
+    copies = {
+        # Unix seconds: lax parsing made it 21:53:20 UTC, and deduplication kept it
+        pitch_line(2, 60, event_time=1599170000): "timestamps must be ISO-8601 strings",
+        # a broken clock: the watermark jumped to 2098 and every later pitch was late
+        pitch_line(3, 90, event_time="2099-01-01T00:00:00Z"): "ahead of its ingest_time",
+        # a wrong date in a plausible format, behind the feed's clock: two days ahead of its game
+        pitch_line(4, 120, event_time="2020-09-05T23:02:00+00:00"): "outside its game's day",
+    }
+    write_files(settings.landing, [
+        [pitch_line(1, 30)],
+        list(copies),  # batch 1: the damaged copies first
+        [pitch_line(2, 60), pitch_line(3, 90), pitch_line(4, 120)],  # batch 2: the clean retransmissions
+        [pitch_line(5, 150), pitch_line(6, 180)],  # later real pitches, under the watermarks of the above
+        [pitch_line(7, 240)],
+    ])
+    run_to_end(spark, settings)
+
+    bronze = {p["pitch_number"]: p for p in table(settings.tables.pitches)}
+    assert sorted(bronze) == [1, 2, 3, 4, 5, 6, 7]
+    for n, seconds in {2: 60, 3: 90, 4: 120}.items():
+        assert bronze[n]["event_time"].replace(tzinfo=None) == (T0 + timedelta(seconds=seconds)).replace(tzinfo=None)
+        assert bronze[n]["release_speed"] == 95.0 + n / 10
+    assert not any(p["is_late"] for p in bronze.values())
+    quarantine = {q["payload"]: q["reason"] for q in table(settings.tables.quarantine)}
+    assert quarantine.keys() == copies.keys()
+    for payload, reason in copies.items():
+        assert reason in quarantine[payload], quarantine[payload]
+
+    # Spark's own watermarks, read from the checkpoint: never past the newest real pitch - 7 s
+    checkpoint = Path(settings.checkpoints) / "stream"
+    batches = sorted(int(f.name) for f in (checkpoint / "offsets").iterdir() if f.name.isdigit())
+    marks = [offsets_watermark_ms(checkpoint, b) for b in batches]
+    newest = (T0 + timedelta(seconds=240 - 7)).timestamp() * 1000
+    assert max(marks) == newest and marks == sorted(marks)
+    metrics = table(settings.tables.stream_metrics)
+    assert sum(m["late_pitches"] for m in metrics) == 0
+    silver = [r for r in table(settings.tables.pitch_features) if r["pitch_number"] in (2, 3, 4)]
+    assert silver and all(r["event_time"].replace(tzinfo=None) ==
+                          (T0 + timedelta(seconds=30 * r["pitch_number"])).replace(tzinfo=None) for r in silver)
 
 
 def test_each_line_is_parsed_once_and_every_branch_reads_its_shuffle(spark, settings, capsys):

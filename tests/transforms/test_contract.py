@@ -39,12 +39,27 @@ def test_valid_pitch_is_typed_and_keyed():
         (line(kind="hit"), "does not match any of the expected tags"),
         (json.dumps({k: v for k, v in PITCH.items() if k != "game_pk"}), "game_pk: Field required"),
         (line(event_time="2020-09-03T23:05:00"), "event_time: Value error, timestamps must carry a time zone"),
+        (line(event_time=1599170000), "event_time: Value error, timestamps must be ISO-8601 strings with a time "
+                                      "zone, e.g. 2020-09-03T23:05:00Z, not int '1599170000' (got '1599170000')"),
+        (line(event_time="2099-01-01T00:00:00Z"), "Value error, event_time 2099-01-01T00:00:00Z is 26330 days, "
+                                                  "14:00:00 ahead of its ingest_time 2026-11-29T10:00:00.250000Z"),
+        (line(event_time="2020-09-05T23:05:00Z"), "Value error, event_time 2020-09-05T23:05:00Z is outside its "
+                                                  "game's day (game_date 2020-09-03: "),
+        (line(game_date=20200903), "game_date: Value error, dates must be ISO-8601 strings (YYYY-MM-DD)"),
     ],
 )
 def test_invalid_lines_say_why(raw, reason):
     out = parse_line(raw)
     assert not out["valid"]
     assert reason in out["reason"]
+
+
+def test_a_refused_time_never_reaches_the_parsed_columns():
+    """Quarantined lines carry no event time: the watermark is computed over `event_time`, and a null is
+    no time at all to it."""
+    for raw in (line(event_time=1599170000), line(event_time="2099-01-01T00:00:00Z")):
+        out = parse_line(raw)
+        assert not out["valid"] and out["kind"] == "pitch" and out.get("event_time") is None and "pitch" not in out
 
 
 def test_keys_of_each_kind():
