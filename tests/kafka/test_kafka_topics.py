@@ -101,8 +101,9 @@ def test_the_replay_publishes_each_message_once_to_its_kinds_topic_one_game_per_
         delivered = [d.payload for d in plan if d.kind == "pitch" and route(d.payload)[1] == game
                      and d.payload.startswith("{") and d.payload.endswith("}")]
         assert [v.split(',"ingest_time"')[0] + "}" for v in in_topic] == delivered
-    assert {json.loads(v)["tracking_system_id"] for _, _, v in held["environment"] if v.endswith("}")} == \
-        {k for _, k, _ in held["environment"]}
+    # a reading is keyed by its tracking system (a truncated copy by what its text still shows, or none)
+    readable = [(k, json.loads(v)) for _, k, v in held["environment"] if v.startswith("{") and v.endswith("}")]
+    assert readable and all(k == r.get("tracking_system_id") for k, r in readable)
 
 
 def test_spark_data_loss_error_becomes_an_error_that_names_the_partition_and_the_fix():
