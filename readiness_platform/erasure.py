@@ -1,6 +1,6 @@
 """`readiness forget-player <pitcher_id>`: one player's data deleted everywhere the platform keeps it.
 
-Where a player's data lives, found by reading the code (the README's "Data retention and erasure" has
+Where a player's data lives, found by reading the code (docs/data-lifecycle.md has
 the table and the decisions behind it), and what a run does there, in this order:
 - the stream's checkpoint (state store): the pitcher's state rows are counted and kept (they expire);
 - the Feast online store (Redis hash or SQLite rows), Redis roster and outing lists: deleted;
@@ -492,7 +492,7 @@ def _stream_state(run: _Run) -> list[PlaceResult]:
             found += len(held.get("pitches", [])) + len(held.get("outings", []))
     return [PlaceResult("stream state (checkpoint)", "state rows", found, kept=True,
                         note="expires: pitches 4 h of feed time after the last one, the rest with the "
-                             "season's checkpoint (README)" if found else "")]
+                             "season's checkpoint (docs/data-lifecycle.md)" if found else "")]
 
 
 # ---------------------------------------------------------------------------------------------------------

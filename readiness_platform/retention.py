@@ -1,7 +1,7 @@
 """The retention schedule and its enforcement: `readiness retention apply` and the Dagster `retention` job.
 
-How long each kind of data is kept is in the settings (`READINESS_RETENTION_*`, README "Data retention and
-erasure"); `schedule(settings)` states it, `apply_retention` enforces the time-based part:
+How long each kind of data is kept is in the settings (`READINESS_RETENTION_*`, docs/data-lifecycle.md);
+`schedule(settings)` states it, `apply_retention` enforces the time-based part:
 
 - Delta tables: rows older than their window are deleted (by game date, event time or the time the row
   was written), then VACUUM removes the files only older versions reference once they are older than
@@ -62,7 +62,7 @@ class Window:
 
 
 def schedule(settings: Settings) -> list[Window]:
-    """The retention schedule of these settings, as the README and `readiness retention show` state it."""
+    """The retention schedule of these settings, as docs/data-lifecycle.md and `readiness retention show` state it."""
     s = settings
     return [
         Window("landing folder", "until the stream lands it (seconds)", "the stream moves it to the archive"),

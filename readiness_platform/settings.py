@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     model_name: str = Field("pitcher_readiness", description="The registered model of the readiness scoring.")
     model_alias_ttl_seconds: float = Field(5.0, gt=0, description="How often readers re-resolve the champion alias.")
 
-    # Retention schedule (README "Data retention and erasure"; enforced by `readiness retention apply` and
+    # Retention schedule (docs/data-lifecycle.md; enforced by `readiness retention apply` and
     # the Dagster `retention` job). Windows count back from the wall clock, not the feed's clock.
     retention_landing_archive_days: int = Field(
         14, ge=1, description="Raw feed files in <landing>.archive (already in bronze) are deleted after this.")

@@ -46,7 +46,7 @@ def enforce_retention(context: dg.OpExecutionContext, config: RetentionConfig, p
 
 @dg.job(tags={"concept": "retention"})
 def retention() -> None:
-    """The retention schedule's time-based part (README "Data retention and erasure")."""
+    """The retention schedule's time-based part (docs/data-lifecycle.md)."""
     enforce_retention()
 
 
