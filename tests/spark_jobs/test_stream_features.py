@@ -74,7 +74,7 @@ def test_stream_final_rows_equal_the_batch_recompute_on_the_whole_corpus(spark, 
                 differences[column] += 1
     assert not differences, differences
     versions = Counter(k[-1] for k in stream)
-    assert versions == {"v1": on_time, "v2": on_time}
+    assert versions == {v: on_time for v in MODEL_VERSIONS}
 
     gold = DeltaTable(settings.tables.pitcher_readiness).to_pyarrow_table().to_pylist()
     assert {(g["pitcher_id"], g["model_version"]) for g in gold} == {(s["pitcher_id"], s["model_version"]) for s in silver}
