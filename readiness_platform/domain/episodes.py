@@ -75,6 +75,11 @@ class State:
     clear_run: int = 0
 
 
+def pitcher_subject(model_version: str, pitcher_id: int, game_pk: int) -> str:
+    """The subject of a pitcher's episodes: his pitches of one game under one model version."""
+    return f"pitcher/{model_version}/{pitcher_id}/{game_pk}"
+
+
 def pitcher_step(at: datetime, pitch: tuple[int, int, int], alert: Alert, readiness: float) -> Step:
     """A pitch as a step of the pitcher's episodes: clear when nothing alerts and readiness is well above 80."""
     return Step(at, pitch, alert, alert.level == "ok" and readiness >= WARNING["readiness_below"] + READINESS_MARGIN)
