@@ -259,6 +259,22 @@ def announce_episodes(redis_client, rows: list[dict], source: str | None = None)
         pipe.execute()
 
 
+def stored_episodes(redis_client) -> dict[str, dict]:
+    """Every episode the store keeps, by id (as the stream last wrote it)."""
+    return {k.decode() if isinstance(k, bytes) else k: json.loads(v) for k, v in redis_client.hgetall(EPISODES_KEY).items()}
+
+
+def remove_episodes(redis_client, episode_ids: list[str]) -> None:
+    """Remove episodes from the store, with their acknowledgements (erasure and retention)."""
+    if not episode_ids:
+        return
+    with redis_client.pipeline(transaction=False) as pipe:
+        pipe.hdel(EPISODES_KEY, *episode_ids)
+        pipe.zrem(EPISODE_TIMES_KEY, *episode_ids)
+        pipe.hdel(EPISODE_ACKS_KEY, *episode_ids)
+        pipe.execute()
+
+
 def outing_point(t: float, r: dict) -> str:
     """One point of an outing (`t`: the pitch's epoch seconds) as JSON, the text json.dumps writes for
     {"t", "game_pk", "pitch", "readiness", "velo_delta_mph", "final", "alert", "calibration",
