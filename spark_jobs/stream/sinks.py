@@ -353,12 +353,18 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
     silver = table_specs()["pitch_features"]
     lineage = {"ingest_app_id": app_id, "ingest_batch_id": info.batch_id}
     final = [{**r, **lineage} for r in rows if r["is_final"]]
-    episode = alert_episode_rows(spark, tables, app_id, info.batch_id, final)
-    if online is not None and episode:  # after the batch's online write, in the same background thread
-        online.submit_episodes(episode, source=batch_source(app_id, info.batch_id))
+
+    def episodes() -> int:
+        """The batch's episode transitions: to Redis after the batch's online write (in its background
+        thread), to Delta here; a few rows, in the micro-batches that make a transition."""
+        rows = alert_episode_rows(spark, tables, app_id, info.batch_id, final)
+        if rows:
+            if online is not None:
+                online.submit_episodes(rows, source=batch_source(app_id, info.batch_id))
+            write_episodes(rows, tables, app_id, info.batch_id)
+        return len(rows)
+
     with ThreadPoolExecutor(max_workers=3) as pool:
-        # alert episodes beside silver: a few rows, in the micro-batches that have a transition
-        episodes_done = pool.submit(write_episodes, episode, tables, app_id, info.batch_id) if episode else None
         silver_done = (pool.submit(lambda: append_once(pa.Table.from_pylist(final, schema=arrow_schema("pitch_features")),
                                                        tables.pitch_features, app_id, info.batch_id, silver.partition_by))
                        if final else None)
@@ -366,6 +372,8 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
         gold_done = (pool.submit(lambda: overwrite(pa.Table.from_pylist(gold_rows, schema=arrow_schema("pitcher_readiness")),
                                                    tables.pitcher_readiness))
                      if changed else None)
+        # beside silver and gold, not before them: the fold costs a few us a final row (most step nothing)
+        episodes_done = pool.submit(episodes) if final else None
         gold_at = gold_done.result() if gold_done is not None else None
         if silver_done is not None:
             silver_done.result()
