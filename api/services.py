@@ -152,8 +152,8 @@ class Services:
 
     def episodes(self, version: str) -> list[tuple[dict, dict | None]]:
         """The served version's alert episodes the stream keeps (feature_store.announce_episodes), each with
-        its acknowledgement: open ones and those whose last transition is within RECENT_EPISODE_HOURS of
-        the feed's clock (an episode left open when a game ended stops being listed then too)."""
+        its acknowledgement: open or closed, those whose last transition is within RECENT_EPISODE_HOURS of
+        the feed's clock (an episode left open when its game ended stops being listed then)."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(EPISODES_KEY)
             pipe.hgetall(EPISODE_ACKS_KEY)
