@@ -101,11 +101,17 @@ def _merge(reasons: tuple[str, ...], new: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def idle(state: State, level: str) -> bool:
+    """Whether a step at `level` leaves `state` as it is and tells nobody anything: no episode is open and
+    nothing alerts (what most pitches are; the stream skips building their steps)."""
+    return state.episode is None and level == "ok"
+
+
 def advance(subject: str, state: State, step: Step) -> tuple[State, Transition | None]:
     """The state after `step`, and the transition it made (None: nothing a person needs to hear)."""
     ep = state.episode
     if ep is None:
-        if step.alert.level == "ok":
+        if idle(state, step.alert.level):
             return state, None
         ep = Episode(f"{subject}/{'-'.join(map(str, step.pitch))}", subject, "open", step.alert.level, step.at,
                      step.pitch, None, None, None, step.at, 1, step.alert.reasons)

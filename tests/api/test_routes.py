@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.keys import KeyStore
 from api.main import create_app
 from readiness_platform import deployments
-from readiness_platform.feature_store import announce_episodes, apply_repo, write_online
+from readiness_platform.feature_store import EPISODES_KEY, announce_episodes, apply_repo, episode_json, write_online
 from readiness_platform.settings import Settings, get_settings
 
 pytestmark = pytest.mark.services
@@ -63,13 +63,16 @@ def api_settings(tmp_path, pg_url) -> Settings:  # noqa: ANN001
             for p in (1, 2, 3, 4) for v in ("v1", "v2") for n in (1, 2, 3)]
     for n in (1, 2, 3):
         write_online(settings, [r for r in rows if r["pitch_count_game"] == n], client)
-    # alert episodes: pitcher 3's open and critical, pitcher 1's closed; a day-old one of pitcher 1 (another
-    # game, past the recent window of the feed's clock) and v2's, which v1 (served) does not list
+    # alert episodes: pitcher 3's open and critical, pitcher 1's closed, and v2's, which v1 (served) does not
+    # list; a day-old one of pitcher 1 (another game) is dropped by the stream's store as it announces them
     old = [{**episode_row(1, "v1", "closed", 5, game=631000), "event_time": T0 - timedelta(hours=25)}]
     announce_episodes(client, old + [episode_row(3, "v1", "opened", 1), episode_row(3, "v1", "escalated", 2,
                                                                                         level="critical", escalated=2),
                                      episode_row(1, "v1", "opened", 1), episode_row(1, "v1", "closed", 3),
                                      episode_row(3, "v2", "opened", 1)], source="stream-q1/7")
+    # and one left open 25 h of feed time before the newest pitch, still in the store: the API leaves it out
+    stale = {**episode_row(2, "v1", "opened", 1, game=631001), "event_time": T0 - timedelta(hours=25)}
+    client.hset(EPISODES_KEY, stale["episode_id"], json.dumps(episode_json(stale)))
     return settings
 
 
