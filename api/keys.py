@@ -6,8 +6,7 @@ is checked by looking the key id up and comparing hashes in constant time.
 
 Roles:
 - `admin`: every pitcher and every route, including launching a recalibration.
-- `operator`: only the pitchers granted to the key (`api_key_grants`); may launch a recalibration and
-  acknowledge the alert episodes of its pitchers.
+- `operator`: only the pitchers granted to the key (`api_key_grants`); may launch a recalibration.
 - `viewer`: only the pitchers granted to the key; read only.
 
 Caching: `authenticate` keeps each successful lookup in process memory for `cache_seconds` (default 5 s), so
@@ -170,12 +169,6 @@ class Principal:
         """Raise `NotPermitted` unless this key may launch a recalibration."""
         if not self.can_recalibrate:
             raise NotPermitted(self.key_id, self.role, "launch a recalibration",
-                               "that needs an operator or admin key")
-
-    def require_acknowledge(self) -> None:
-        """Raise `NotPermitted` unless this key may acknowledge alert episodes (of the pitchers it sees)."""
-        if self.role not in (Role.ADMIN, Role.OPERATOR):
-            raise NotPermitted(self.key_id, self.role, "acknowledge an alert episode",
                                "that needs an operator or admin key")
 
 

@@ -56,10 +56,8 @@ class AuditAndMetrics:
                 services.metrics.requests.labels(route, str(status[0])).inc()
                 services.metrics.latency.labels(route).observe(time.perf_counter() - started)
                 if route not in UNAUDITED:
-                    state = scope.get("state", {})
-                    key_id, outcome = state.get("audit") or (None, None)  # set by api.deps
-                    # the path's pitcher, or the one a route found behind another id (an alert episode's)
-                    pitcher = str(state.get("audit_pitcher") or scope.get("path_params", {}).get("pitcher_id", ""))
+                    key_id, outcome = scope.get("state", {}).get("audit") or (None, None)  # set by api.deps
+                    pitcher = str(scope.get("path_params", {}).get("pitcher_id", ""))
                     services.audit.record(key_id, route, int(pitcher) if pitcher.isdigit() else None,
                                           outcome or OUTCOME_OF_STATUS.get(status[0], "bad_request"), status[0])
 

@@ -59,35 +59,18 @@ class Roster(BaseModel):
     pitchers: list[PitcherSummary]
 
 
-class AlertEpisode(BaseModel):
-    """A pitcher alert episode as its last transition left it: opened once, escalated once, closed after a
-    clear stretch (docs/alerts.md), with the operator's acknowledgement."""
-
-    episode_id: str = Field(description="The subject and the pitch that opened it: "
-                            "pitcher/<model version>/<pitcher>/<game>/<game>-<at bat>-<pitch>.")
+class Alert(BaseModel):
     pitcher_id: int
-    game_pk: int
-    model_version: str = Field(description="The scoring version whose alerts make the episode.")
-    level: str = Field(description="The highest level reached: warning or critical.")
-    reasons: list[str] = Field(description="Every alert reason seen while open, the first of each kind.")
-    status: str = Field(description="open, or closed after a stretch of clear pitches.")
-    last_event: str = Field(description="The last transition: opened, escalated or closed.")
-    opened_at: datetime = Field(description="Event time of the pitch that opened it (UTC).")
-    opened_pitch: list[int] = Field(description="[at_bat_number, pitch_number] of that pitch, in game_pk.")
-    escalated_at: datetime | None = Field(description="Event time of the pitch that turned it critical, if one did.")
-    closed_at: datetime | None = Field(description="Event time of the pitch that closed it, if closed.")
-    last_transition_at: datetime = Field(description="Event time of the last transition's pitch.")
-    pitches: int = Field(description="Pitches of the episode up to its last transition.")
-    acknowledged_by: str | None = Field(None, description="Key id of the operator who acknowledged it.")
-    acknowledged_at: datetime | None = Field(None, description="When it was acknowledged (wall clock, UTC).")
+    alert_level: str
+    alert_reasons: list[str]
+    readiness: float | None
+    event_time: datetime
+    stale: bool
 
 
 class Alerts(BaseModel):
-    """The alert episodes of the pitchers a key may see: open ones and those of the last hours of the feed."""
-
-    model_version: str = Field(description="The scoring version served; its episodes are listed.")
-    recent_hours: float = Field(description="Closed episodes are listed this long (feed time) after closing.")
-    episodes: list[AlertEpisode] = Field(description="Open first, critical before warning, newest first.")
+    model_version: str
+    alerts: list[Alert]
 
 
 class Calibration(BaseModel):

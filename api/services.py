@@ -21,8 +21,7 @@ from api.audit import AuditLog
 from api.keys import KeyStore
 from api.ratelimit import RateLimiter
 from readiness_platform import deployments
-from readiness_platform.feature_store import (EPISODE_ACKS_KEY, EPISODES_KEY, FEED_KEY, RECENT_EPISODE_HOURS,
-                                              ROSTER_KEY, outing_key, updates_channel)
+from readiness_platform.feature_store import FEED_KEY, ROSTER_KEY, outing_key
 from readiness_platform.online import OnlineReader, OnlineRow, RedisOnlineReader, online_reader
 from readiness_platform.refresh import Refreshed
 from readiness_platform.settings import Settings
@@ -149,48 +148,6 @@ class Services:
         points = [json.loads(p) for p in raw]
         by_pitch = {tuple(p["pitch"]): p for p in points if p["game_pk"] == game_pk}  # a final row replaces
         return sorted(by_pitch.values(), key=lambda p: (p["t"], p["pitch"]))
-
-    def episodes(self, version: str) -> list[tuple[dict, dict | None]]:
-        """The served version's alert episodes the stream keeps (feature_store.announce_episodes), each with
-        its acknowledgement: open or closed, those whose last transition is within RECENT_EPISODE_HOURS of
-        the feed's clock (an episode left open when its game ended stops being listed then)."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(EPISODES_KEY)
-            pipe.hgetall(EPISODE_ACKS_KEY)
-            pipe.hgetall(FEED_KEY)
-            stored, acks, feed = pipe.execute()
-        clock = self._feed(feed).newest_event_time
-        since = clock.timestamp() - RECENT_EPISODE_HOURS * 3600 if clock else None
-        out = []
-        for episode_id, raw in stored.items():
-            body = json.loads(raw)
-            if body["model_version"] != version:
-                continue
-            if since is not None and datetime.fromisoformat(body["last_transition_at"]).timestamp() < since:
-                continue
-            ack = acks.get(episode_id)
-            out.append((body, json.loads(ack) if ack else None))
-        return out
-
-    def episode(self, episode_id: str) -> tuple[dict, dict | None] | None:
-        """One stored episode and its acknowledgement; None if the store does not hold it."""
-        raw, ack = self.redis.hget(EPISODES_KEY, episode_id), self.redis.hget(EPISODE_ACKS_KEY, episode_id)
-        return (json.loads(raw), json.loads(ack) if ack else None) if raw else None
-
-    # the first acknowledgement stands; none is kept for an episode the store no longer holds
-    _ACK = ("if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return nil end "
-            "redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) return redis.call('HGET', KEYS[2], ARGV[1])")
-
-    def acknowledge(self, episode: dict, key_id: str) -> dict | None:
-        """Record the key's acknowledgement of a stored episode (once: a second one leaves the first) and
-        announce it to the live feed; the acknowledgement that stands, None if the store no longer holds it."""
-        mine = json.dumps({"by": key_id, "at": datetime.now(timezone.utc).isoformat()})
-        raw = self.redis.eval(self._ACK, 2, EPISODES_KEY, EPISODE_ACKS_KEY, episode["episode_id"], mine)
-        if raw is None:
-            return None
-        db = int(self.redis.connection_pool.connection_kwargs.get("db", 0))
-        self.redis.publish(updates_channel(db), json.dumps({"episodes": [episode], "event": "acknowledged"}))
-        return json.loads(raw)
 
     def launch_recalibration(self, system_id: str, reason: str, key_id: str) -> str:
         """Start the Dagster `recalibration` job in the background; its run id at once."""

@@ -155,13 +155,12 @@ def serve(settings: Settings) -> None:
     with api_server(settings) as (base_url, token), \
             httpx.Client(base_url=base_url, headers={"X-API-Key": token}) as http:
         roster = http.get("/api/pitchers").raise_for_status().json()
-        episodes = http.get("/api/alerts").raise_for_status().json()["episodes"]
+        alerts = http.get("/api/alerts").raise_for_status().json()["alerts"]
         first = roster["pitchers"][0]["pitcher_id"] if roster["pitchers"] else None
         one = (http.get(f"/api/pitchers/{first}/readiness", params={"outing": "true"}).raise_for_status().json()
                if first else None)
     print(f"demo: read API: {len(roster['pitchers'])} pitchers served under model {roster['model_version']}, "
-          f"{len({e['pitcher_id'] for e in episodes if e['status'] == 'open'})} with an open alert episode "
-          f"({len(episodes)} episodes open or recent)", flush=True)
+          f"{len(alerts)} on alert", flush=True)
     if one:
         print(f"demo: GET /api/pitchers/{first}/readiness -> readiness {one['indices']['readiness']:.1f}, "
               f"alert {one['alert_level']}, pitch of {one['freshness']['event_time']}, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from readiness_platform.domain.alerts import Alert, data_quality
-from readiness_platform.domain.episodes import condition_step, episodes, latest, pitcher_step, pitcher_subject
+from readiness_platform.domain.episodes import condition_step, episodes, latest, pitcher_step
 
 
 def pitcher_episodes(rows: pd.DataFrame) -> pd.DataFrame:
@@ -17,7 +17,7 @@ def pitcher_episodes(rows: pd.DataFrame) -> pd.DataFrame:
     for (version, pid, game), g in ordered.groupby(["model_version", "pitcher_id", "game_pk"], sort=False):
         steps = (pitcher_step(t, (gp, ab, pn), Alert(level, tuple(reasons)), readiness)
                  for t, gp, ab, pn, level, reasons, readiness in g[cols].itertuples(index=False))
-        transitions, _ = episodes(pitcher_subject(version, pid, game), steps)
+        transitions, _ = episodes(f"pitcher/{version}/{pid}/{game}", steps)
         out.extend({"model_version": version, "pitcher_id": pid, "game_pk": game, "episode_id": e.episode_id,
                     "level": e.level, "status": e.status, "pitches": e.steps, "reasons": list(e.reasons),
                     "opened_at": e.opened_at, "closed_at": e.closed_at} for e in latest(transitions))

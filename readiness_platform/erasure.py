@@ -3,14 +3,13 @@
 Where a player's data lives, found by reading the code (docs/data-lifecycle.md has
 the table and the decisions behind it), and what a run does there, in this order:
 - the stream's checkpoint (state store): the pitcher's state rows are counted and kept (they expire);
-- the Feast online store (Redis hash or SQLite rows), Redis roster, outing lists and alert episodes (with
-  their acknowledgements): deleted;
+- the Feast online store (Redis hash or SQLite rows), Redis roster and outing lists: deleted;
 - the landing folder and its archive: files rewritten without the player's lines; batter ids nulled;
 - `<home>/reports`: pages naming the player, and images, deleted (they are regenerated);
 - Dagster runs whose logs name the player: deleted with their captured logs;
 - PostgreSQL `baselines` and `api_key_grants`: deleted; `api_audit`: counted and kept (access log);
-- Delta `feature_qa` (failure samples redacted), `quarantine` (payloads matched as text), `alert_episodes`,
-  `pitcher_readiness`, `pitch_features`, `seasonal_baselines`, then bronze `pitches` (rows deleted, batter ids nulled), each
+- Delta `feature_qa` (failure samples redacted), `quarantine` (payloads matched as text), `pitcher_readiness`,
+  `pitch_features`, `seasonal_baselines`, then bronze `pitches` (rows deleted, batter ids nulled), each
   followed by its history purge (delta_maintenance: VACUUM RETAIN 0 HOURS, log before the latest version
   dropped, REORG ... APPLY (PURGE) first when the table uses deletion vectors).
 
@@ -306,25 +305,21 @@ def _online_store(run: _Run) -> list[PlaceResult]:
 
 
 def _redis_platform(run: _Run) -> list[PlaceResult]:
-    from readiness_platform.feature_store import ROSTER_KEY, remove_episodes, stored_episodes
+    from readiness_platform.feature_store import ROSTER_KEY
 
     client = run.redis_client
     on_roster = int(client.zscore(ROSTER_KEY, str(run.pid)) is not None)
     outings = [k for k in client.scan_iter(match=f"readiness:outing:*:{run.pid}", count=1000)]
     points = sum(int(client.llen(k)) for k in outings)
-    episodes = [e for e, body in stored_episodes(client).items() if body.get("pitcher_id") == run.pid]
     if not run.dry_run:
         if on_roster:
             client.zrem(ROSTER_KEY, str(run.pid))
         if outings:
             client.delete(*outings)
-        remove_episodes(client, episodes)
         _rewrite_aof(client)
     done = 0 if run.dry_run else 1
     return [PlaceResult("redis roster", "members", on_roster, on_roster * done),
-            PlaceResult("redis outing lists", "points", points, points * done, note=f"{len(outings)} lists"),
-            PlaceResult("redis alert episodes", "episodes", len(episodes), len(episodes) * done,
-                        note="with their acknowledgements")]
+            PlaceResult("redis outing lists", "points", points, points * done, note=f"{len(outings)} lists")]
 
 
 def _rewrite_aof(client) -> None:  # noqa: ANN001
@@ -569,7 +564,7 @@ def forget_player(settings: Settings, pitcher_id: int, *, dry_run: bool = True, 
             lambda: _delta_feature_qa(run),
             lambda: _delta_quarantine(run),
             *[(lambda n=name: _delta_by_pitcher(run, n))
-              for name in ("alert_episodes", "pitcher_readiness", "pitch_features", "seasonal_baselines")],
+              for name in ("pitcher_readiness", "pitch_features", "seasonal_baselines")],
             lambda: _delta_bronze(run),
         ]
         try:

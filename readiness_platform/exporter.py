@@ -14,9 +14,6 @@ any window); each `stream_metrics` file is read once (the stream appends one sma
 compaction's new file is read once more). Per-pitcher gauges cover the pitchers the stream updated in the
 last `active_hours` (a pitcher from last week is not "at 55 now"); alert rules keep to the scoring version
 the API serves, `readiness_model_served` (the MLflow champion alias, else PostgreSQL `model_deployments`).
-Alert episodes (Delta `alert_episodes`, one row per transition): each episode as its last transition left
-it; an open one counts while the stream wrote its last transition within `active_hours` (an episode left
-open when a game ended stops counting then). Alert rules fire per open episode, not per pitch.
 Consumer lag: of the Kafka source (READINESS_STREAM_SOURCE=kafka), records on the broker past the
 checkpoint's last committed offsets per partition (as `readiness kafka lag`); of the landing folder,
 files waiting and the oldest one's age.
@@ -96,10 +93,6 @@ PITCHER_GAUGES = {
     "readiness_pitcher_updated_timestamp_seconds": "updated_at",
 }
 PITCHER_COLUMNS = ["pitcher_id", "model_version", "alert_level", *PITCHER_GAUGES.values()]
-EPISODE_COLUMNS = ["episode_id", "event", "pitcher_id", "game_pk", "model_version", "level", "status", "opened_at",
-                   "event_time", "recorded_at"]
-EPISODE = ("episode_id", "pitcher_id", "game_pk", "model_version", "level")
-TRANSITION_ORDER = {"opened": 0, "escalated": 1, "closed": 2}
 
 METRICS: dict[str, MetricSpec] = {
     # stream health (stream_metrics)
@@ -144,12 +137,6 @@ METRICS: dict[str, MetricSpec] = {
     "readiness_pitcher_updated_timestamp_seconds": MetricSpec("gauge", "When the stream last changed the row.", PITCHER),
     "readiness_alerts": MetricSpec("gauge", "Active pitchers whose latest pitch is at each alert level.",
                                    ("model_version", "level")),
-    "readiness_alert_episodes_open": MetricSpec("gauge", "Open pitcher alert episodes per model version and level "
-                                                "(the highest reached).", ("model_version", "level")),
-    "readiness_alert_episode_opened_timestamp_seconds": MetricSpec(
-        "gauge", "One series per open pitcher alert episode: the event time of the pitch that opened it.", EPISODE),
-    "readiness_alert_episodes_opened": MetricSpec("counter", "Pitcher alert episodes opened (rows of alert_episodes; "
-                                                  "retention removes old ones).", ("model_version", "level")),
     "readiness_model_served": MetricSpec("gauge", "1 for the scoring version the API serves (MLflow champion "
                                          "alias, else PostgreSQL model_deployments).", ("model_version",)),
     # calibration per tracking system (bronze calibrations and readings)
@@ -175,7 +162,7 @@ METRICS: dict[str, MetricSpec] = {
                                                                     "successfully.", ("source",)),
 }
 TABLES = ("pitches", "environment_readings", "calibration_events", "quarantine", "stream_metrics", "pitch_features",
-          "pitcher_readiness", "alert_episodes", "feature_qa", "seasonal_baselines")
+          "pitcher_readiness", "feature_qa", "seasonal_baselines")
 
 
 def _family(name: str) -> Any:  # noqa: ANN401 - see MetricSpec.family
@@ -267,8 +254,8 @@ class LakehouseCollector:
     _files: dict[str, _FileSummary] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    SOURCES = ("tables", "stream_metrics", "pitcher_readiness", "alert_episodes", "calibration", "feature_qa",
-               "landing", "kafka", "model")
+    SOURCES = ("tables", "stream_metrics", "pitcher_readiness", "calibration", "feature_qa", "landing", "kafka",
+               "model")
 
     def _handle(self, name: str) -> _Table:
         if name not in self._handles:
@@ -278,7 +265,7 @@ class LakehouseCollector:
     def refresh(self) -> None:
         """Read every source once; a failing source keeps its previous metrics and is counted."""
         readers = {"tables": self._tables, "stream_metrics": self._stream, "pitcher_readiness": self._pitchers,
-                   "alert_episodes": self._episodes, "calibration": self._calibration, "feature_qa": self._feature_qa, "landing": self._landing,
+                   "calibration": self._calibration, "feature_qa": self._feature_qa, "landing": self._landing,
                    "kafka": self._kafka, "model": self._model}
         for source, read in readers.items():
             try:
@@ -399,29 +386,6 @@ class LakehouseCollector:
             for level in ALERT_LEVELS:
                 alerts.add_metric([version, level], counts.get((version, level), 0))
         return [*out, alerts]
-
-    def _episodes(self) -> list[Metric]:
-        table = self._handle("alert_episodes").open()
-        frame = table.to_pandas(columns=EPISODE_COLUMNS) if table is not None else pd.DataFrame(columns=EPISODE_COLUMNS)
-        opened, per_level, each = (_family(n) for n in ("readiness_alert_episodes_opened", "readiness_alert_episodes_open",
-                                                        "readiness_alert_episode_opened_timestamp_seconds"))
-        starts = frame[frame["event"] == "opened"].groupby(["model_version", "level"]).size().to_dict()
-        for (version, level), n in sorted(starts.items()):
-            opened.add_metric([version, level], n)
-        # each episode as its last transition left it (an episode's transitions are in pitch order)
-        last = (frame.assign(order=frame["event"].map(TRANSITION_ORDER))
-                .sort_values(["event_time", "order"]).drop_duplicates("episode_id", keep="last"))
-        since = self.now() - self.active_hours * 3600
-        live = last[(last["status"] == "open") & pd.Series([(_epoch(t) or 0) >= since for t in last["recorded_at"]],
-                                                          index=last.index, dtype=bool)]
-        counts = live.groupby(["model_version", "level"]).size().to_dict()
-        for version in sorted(frame["model_version"].unique()):
-            for level in ALERT_LEVELS[1:]:
-                per_level.add_metric([version, level], counts.get((version, level), 0))
-        for r in live.itertuples(index=False):
-            each.add_metric([r.episode_id, str(r.pitcher_id), str(r.game_pk), r.model_version, r.level],
-                            _epoch(r.opened_at))
-        return [opened, per_level, each]
 
     def _calibration(self) -> list[Metric] | None:
         from readiness_platform.observe import system_confidences

@@ -9,12 +9,6 @@ the pitchers written are announced on Redis: a roster (sorted set, newest event 
 API lists, and a pub/sub message the API's WebSocket pushes from. The announcement carries ids, times and
 the write's source (the stream's `<run>/<micro-batch>`) only, never feature values. The stream writes in
 the background (OnlinePublisher.submit).
-
-The stream's alert episodes (spark_jobs.stream.sinks.EpisodeCache) are kept beside them for the API: each
-episode as its last transition left it (`readiness:episodes`, a hash by episode id, JSON) and the feed time
-of that transition (`readiness:episodes:by_time`, a sorted set), for RECENT_EPISODE_HOURS of feed time; an
-operator's acknowledgement goes in `readiness:episodes:acks` (written by the API). Each micro-batch with a
-transition announces them on the same pub/sub channel (`{"episodes": [...], "source": ...}`).
 """
 
 from __future__ import annotations
@@ -39,10 +33,6 @@ REPO_DIR = REPO_ROOT / "feature_repo"
 ROSTER_KEY = "readiness:roster"
 FEED_KEY = "readiness:feed"
 OUTING_POINTS = 150  # per pitcher and version: the dashboard's sparkline of the outing
-EPISODES_KEY = "readiness:episodes"
-EPISODE_TIMES_KEY = "readiness:episodes:by_time"
-EPISODE_ACKS_KEY = "readiness:episodes:acks"
-RECENT_EPISODE_HOURS = 24.0  # of feed time: how long a closed (or abandoned open) episode is listed
 
 
 def updates_channel(db: int) -> str:
@@ -210,71 +200,6 @@ def announce(redis_client, rows: list[dict], source: str | None = None) -> None:
         pipe.execute()
 
 
-def _iso(t: datetime | None) -> str | None:
-    if t is None:
-        return None
-    return (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)).isoformat()
-
-
-def episode_json(r: dict) -> dict:
-    """An `alert_episodes` row as the episode the API serves (api.schemas.AlertEpisode, without the ack)."""
-    closed = r["status"] == "closed"
-    return {"episode_id": r["episode_id"], "event": r["event"], "subject_kind": r["subject_kind"],
-            "pitcher_id": int(r["pitcher_id"]), "game_pk": int(r["game_pk"]), "model_version": r["model_version"],
-            "level": r["level"], "reasons": list(r["reasons"]), "status": r["status"],
-            "opened_at": _iso(r["opened_at"]), "opened_pitch": [int(r["opened_at_bat_number"]),
-                                                               int(r["opened_pitch_number"])],
-            "escalated_at": _iso(r["escalated_at"]), "closed_at": _iso(r["event_time"]) if closed else None,
-            "last_transition_at": _iso(r["event_time"]), "pitch": [int(r["at_bat_number"]), int(r["pitch_number"])],
-            "pitches": int(r["pitches"])}
-
-
-# Episodes whose last transition is RECENT_EPISODE_HOURS of feed time behind ARGV[1] leave the store, acks too.
-_PRUNE_EPISODES = """
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-for i = 1, #old, 500 do
-  local part = {unpack(old, i, math.min(i + 499, #old))}
-  redis.call('ZREM', KEYS[1], unpack(part))
-  redis.call('HDEL', KEYS[2], unpack(part))
-  redis.call('HDEL', KEYS[3], unpack(part))
-end
-return #old
-"""
-
-
-def announce_episodes(redis_client, rows: list[dict], source: str | None = None) -> None:
-    """Keep the transitions' episodes (`alert_episodes` rows, in order) for the API and announce them."""
-    if not rows:
-        return
-    latest = {r["episode_id"]: r for r in rows}  # a micro-batch may open and close one episode
-    bodies = [episode_json(r) for r in rows]
-    times = {e: _epoch(r["event_time"]) for e, r in latest.items()}
-    with redis_client.pipeline(transaction=False) as pipe:
-        pipe.hset(EPISODES_KEY, mapping={e: json.dumps(episode_json(r)) for e, r in latest.items()})
-        pipe.zadd(EPISODE_TIMES_KEY, times)
-        pipe.eval(_PRUNE_EPISODES, 3, EPISODE_TIMES_KEY, EPISODES_KEY, EPISODE_ACKS_KEY,
-                  max(times.values()) - RECENT_EPISODE_HOURS * 3600)
-        db = int(redis_client.connection_pool.connection_kwargs.get("db", 0))
-        pipe.publish(updates_channel(db), json.dumps({"episodes": bodies, "source": source}))
-        pipe.execute()
-
-
-def stored_episodes(redis_client) -> dict[str, dict]:
-    """Every episode the store keeps, by id (as the stream last wrote it)."""
-    return {k.decode() if isinstance(k, bytes) else k: json.loads(v) for k, v in redis_client.hgetall(EPISODES_KEY).items()}
-
-
-def remove_episodes(redis_client, episode_ids: list[str]) -> None:
-    """Remove episodes from the store, with their acknowledgements (erasure and retention)."""
-    if not episode_ids:
-        return
-    with redis_client.pipeline(transaction=False) as pipe:
-        pipe.hdel(EPISODES_KEY, *episode_ids)
-        pipe.zrem(EPISODE_TIMES_KEY, *episode_ids)
-        pipe.hdel(EPISODE_ACKS_KEY, *episode_ids)
-        pipe.execute()
-
-
 def outing_point(t: float, r: dict) -> str:
     """One point of an outing (`t`: the pitch's epoch seconds) as JSON, the text json.dumps writes for
     {"t", "game_pk", "pitch", "readiness", "velo_delta_mph", "final", "alert", "calibration",
@@ -357,20 +282,6 @@ class OnlinePublisher:
         """Write in the background, after the previous write (the rows must not change afterwards)."""
         self.wait()
         self._pending = self._writer.submit(self.publish, rows, scored, source)
-
-    def publish_episodes(self, rows: list[dict], source: str | None = None) -> None:
-        """Keep and announce episode transitions now, in the caller's thread (a failure is logged, counted)."""
-        try:
-            announce_episodes(self.redis, rows, source)
-        except Exception as e:  # noqa: BLE001 - as an online write: the transitions are in Delta
-            self.failures += 1
-            log.warning("announcing %d episode transitions failed (%s: %s); they are in Delta alert_episodes",
-                        len(rows), type(e).__name__, e)
-
-    def submit_episodes(self, rows: list[dict], source: str | None = None) -> None:
-        """Keep and announce episode transitions in the background, after the writes submitted before them
-        (the writer's one thread keeps the order; the caller does not wait)."""
-        self._pending = self._writer.submit(self.publish_episodes, rows, source)
 
     def wait(self) -> None:
         """Until the last write submitted is done (publish never raises: a failure is counted). The writer

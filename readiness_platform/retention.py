@@ -71,7 +71,6 @@ def schedule(settings: Settings) -> list[Window]:
         Window("quarantine (raw payloads)", f"{s.retention_quarantine_days} days", "retention apply"),
         Window("bronze pitches, readings, calibrations", f"{s.retention_bronze_days} days", "retention apply"),
         Window("silver pitch_features", f"{s.retention_silver_days} days", "retention apply"),
-        Window("alert_episodes (Delta)", f"{s.retention_silver_days} days", "retention apply"),
         Window("gold pitcher_readiness", f"{s.retention_gold_days} days after the pitcher's latest pitch",
                "retention apply (the running stream rewrites gold from memory: final at its restart)"),
         Window("seasonal_baselines (Delta, PostgreSQL)", f"{s.retention_baseline_seasons} seasons", "retention apply"),
@@ -80,8 +79,6 @@ def schedule(settings: Settings) -> list[Window]:
                f"{s.delta_deleted_file_retention} (removed files)", "table properties + VACUUM in retention apply"),
         Window("online store (Feast, roster, outings)", f"{s.retention_online_days} days (Feast view ttl: 30 days)",
                "retention apply"),
-        Window("alert episodes (Redis, with acks)", "24 h of feed time after their last transition; "
-               f"{s.retention_online_days} days if the stream stops", "the stream; retention apply"),
         Window("stream checkpoint (state store)", "one season: per-pitcher pitches 4 h of feed time",
                "the stream (state expiry); the checkpoint is retired with its season"),
         Window("reports", f"{s.retention_reports_days} days", "retention apply"),
@@ -126,7 +123,6 @@ def delta_rules(settings: Settings, as_of: datetime) -> dict[str, str]:
         "calibration_events": f"event_time < {_sql_ts(ago(s.retention_bronze_days))}",
         "quarantine": f"quarantined_at < {_sql_ts(ago(s.retention_quarantine_days))}",
         "pitch_features": f"game_date < {_sql_date(ago(s.retention_silver_days).date())}",
-        "alert_episodes": f"game_date < {_sql_date(ago(s.retention_silver_days).date())}",
         "pitcher_readiness": f"event_time < {_sql_ts(ago(s.retention_gold_days))}",
         "seasonal_baselines": f"season < {first_season}",
         "stream_metrics": f"batch_time < {_sql_ts(ago(s.retention_ops_days))}",
@@ -186,7 +182,7 @@ def _online(run: _Retention) -> list[PlaceResult]:
     """By the event time of each pitcher's newest online value (what Feast's view ttl compares too)."""
     from google.protobuf.timestamp_pb2 import Timestamp
 
-    from readiness_platform.feature_store import EPISODE_TIMES_KEY, ROSTER_KEY, remove_episodes
+    from readiness_platform.feature_store import ROSTER_KEY
 
     cutoff = run.as_of - timedelta(days=run.settings.retention_online_days)
     client = run.redis_client
@@ -204,20 +200,16 @@ def _online(run: _Retention) -> list[PlaceResult]:
     stale = [m.decode() for m in client.zrangebyscore(ROSTER_KEY, "-inf", f"({cutoff.timestamp()}")]
     outings = [k for k in client.scan_iter(match="readiness:outing:*", count=1000)
                if (last := client.lindex(k, -1)) is None or json.loads(last)["t"] < cutoff.timestamp()]
-    # by the feed time of their last transition (the stream itself drops them a day of feed time later)
-    episodes = [m.decode() for m in client.zrangebyscore(EPISODE_TIMES_KEY, "-inf", f"({cutoff.timestamp()}")]
     if not run.dry_run:
         if stale:
             client.zrem(ROSTER_KEY, *stale)
         if outings:
             client.delete(*outings)
-        remove_episodes(client, episodes)
     done = 0 if run.dry_run else 1
     unit = "pitchers" if run.settings.feast_env == "production" else "rows"
     return [PlaceResult("online store (feast)", unit, feast_rows, feast_rows * done),
             PlaceResult("redis roster", "members", len(stale), len(stale) * done),
-            PlaceResult("redis outing lists", "lists", len(outings), len(outings) * done),
-            PlaceResult("redis alert episodes", "episodes", len(episodes), len(episodes) * done)]
+            PlaceResult("redis outing lists", "lists", len(outings), len(outings) * done)]
 
 
 def _ts(raw: bytes, cls: Any) -> datetime:

@@ -60,11 +60,6 @@ class Tables:
         return self.path("pitcher_readiness")
 
     @property
-    def alert_episodes(self) -> str:
-        """Every transition of a pitcher alert episode (opened, escalated, closed), written by the stream."""
-        return self.path("alert_episodes")
-
-    @property
     def seasonal_baselines(self) -> str:
         return self.path("seasonal_baselines")
 

@@ -43,8 +43,7 @@ from tests.spark_jobs.stream_helpers import run_to_end
 pytestmark = [pytest.mark.spark, pytest.mark.services]
 REDIS_DB = "redis://127.0.0.1:56379/13"
 GAME = 631112  # PIT - CHC at PNC Park: 293 pitches, 10 pitchers
-DELTA = ("pitches", "quarantine", "pitch_features", "pitcher_readiness", "alert_episodes", "seasonal_baselines",
-         "feature_qa")
+DELTA = ("pitches", "quarantine", "pitch_features", "pitcher_readiness", "seasonal_baselines", "feature_qa")
 
 
 @pytest.fixture(scope="module")
@@ -145,28 +144,6 @@ def platform(spark, pg_url, tmp_path_factory):  # noqa: ANN001, ANN201
     (reports / "dashboard.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # a screenshot: text search cannot see in
     (reports / "notes.txt").write_text("nothing about anyone\n")
 
-    # an alert episode of the player and one of another pitcher, as the stream writes them (Delta and Redis):
-    # whether this game opens one for the player depends on the scores, not on what the erasure must reach
-    from readiness_platform.feature_store import announce_episodes
-    from spark_jobs.stream.sinks import write_episodes
-
-    silver = [r for r in _table(settings.tables.pitch_features) if r["model_version"] == "v1"]
-    episodes = []
-    for pid in (victim, next(r["pitcher_id"] for r in silver if r["pitcher_id"] != victim)):
-        r = next(r for r in silver if r["pitcher_id"] == pid)
-        pitch = (r["game_pk"], r["at_bat_number"], r["pitch_number"])
-        t = r["event_time"].replace(tzinfo=None)
-        episodes.append({"episode_id": f"pitcher/v1/{pid}/{pitch[0]}/{'-'.join(map(str, pitch))}", "event": "opened",
-                         "subject_kind": "pitcher", "pitcher_id": pid, "game_pk": pitch[0], "game_date": r["game_date"],
-                         "model_version": "v1", "level": "warning", "reasons": ["readiness 79.0 < 80"], "status": "open",
-                         "opened_at": t, "opened_at_bat_number": pitch[1], "opened_pitch_number": pitch[2],
-                         "escalated_at": None, "event_time": t, "at_bat_number": pitch[1], "pitch_number": pitch[2],
-                         "pitches": 1, "recorded_at": datetime.now(), "ingest_app_id": "stream-erasure-test",
-                         "ingest_batch_id": 0})
-    write_episodes(episodes, settings.tables, "stream-erasure-test", 0)
-    announce_episodes(client, episodes)
-    client.hset("readiness:episodes:acks", episodes[0]["episode_id"], '{"by": "rk_00000000", "at": "x"}')
-
     instance = dg.DagsterInstance.ephemeral()
 
     @dg.op(config_schema={"pitcher": int})
@@ -185,7 +162,7 @@ def platform(spark, pg_url, tmp_path_factory):  # noqa: ANN001, ANN201
 
 def _counts(settings: Settings) -> dict[str, Counter]:
     out = {}
-    for name in ("pitches", "pitch_features", "pitcher_readiness", "alert_episodes", "seasonal_baselines"):
+    for name in ("pitches", "pitch_features", "pitcher_readiness", "seasonal_baselines"):
         out[name] = Counter(r["pitcher_id"] for r in DeltaTable(settings.tables.path(name)).to_pyarrow_table(
             columns=["pitcher_id"]).to_pylist())
     return out
@@ -214,9 +191,6 @@ def test_forget_player_deletes_them_everywhere_history_included_and_a_second_run
     assert found["delta pitches"] == before["pitches"][victim]
     assert found["delta pitch_features"] == before["pitch_features"][victim]
     assert found["delta pitcher_readiness"] == len(MODEL_VERSIONS)  # one row per model version
-    assert found["delta alert_episodes"] == before["alert_episodes"][victim] > 0  # his episodes' transitions
-    stored = {e: json.loads(b) for e, b in client.hgetall("readiness:episodes").items()}
-    assert found["redis alert episodes"] == sum(b["pitcher_id"] == victim for b in stored.values()) > 0
     assert found["delta seasonal_baselines"] == before["seasonal_baselines"][victim]
     assert found["delta pitches (as batter)"] == 1
     assert found["delta quarantine"] == sum(identity.judge_line(p).dropped for p in quarantined) >= 2
@@ -278,9 +252,6 @@ def test_forget_player_deletes_them_everywhere_history_included_and_a_second_run
     assert set(client.scan_iter(match=b"*readiness")) == feast_keys - {reader.key(victim)}
     assert client.zscore(ROSTER_KEY, str(victim)) is None
     assert not list(client.scan_iter(match=f"readiness:outing:*:{victim}"))
-    left = {e: json.loads(b) for e, b in client.hgetall("readiness:episodes").items()}
-    assert left.keys() == {e for e, b in stored.items() if b["pitcher_id"] != victim} != set()
-    assert client.zcard("readiness:episodes:by_time") == len(left) and not client.hlen("readiness:episodes:acks")
     now = _feed_lines(settings)
     assert not any(identity.judge_line(line).dropped for line in now)
     assert len(now) == len(lines) - found["landing + archive files"]

@@ -37,7 +37,7 @@ def _old_and_new(spark, settings: Settings) -> None:  # noqa: ANN001
     from readiness_platform.lakehouse import ensure_tables, table_specs
 
     specs, tables = table_specs(), settings.tables
-    ensure_tables(spark, tables, ["pitches", "quarantine", "alert_episodes"])
+    ensure_tables(spark, tables, ["pitches", "quarantine"])
     old_day, new_day = date(2020, 3, 1), date(2021, 5, 30)  # bronze: 400 days
     rows = {
         "pitches": [_row(specs["pitches"].schema, pitcher_id=p, game_date=d,
@@ -46,8 +46,6 @@ def _old_and_new(spark, settings: Settings) -> None:  # noqa: ANN001
         "quarantine": [_row(specs["quarantine"].schema, payload=f'{{"pitcher_id":{p}}}',
                             quarantined_at=(AS_OF - timedelta(days=days)).replace(tzinfo=None))
                        for p, days in ((OLD_PITCHER, 31), (NEW_PITCHER, 29))],  # 30 days
-        "alert_episodes": [_row(specs["alert_episodes"].schema, pitcher_id=p, game_date=d, episode_id=f"e{p}")
-                           for p, d in ((OLD_PITCHER, old_day), (NEW_PITCHER, new_day))],  # silver: 400 days
     }
     for name, data in rows.items():
         spark.createDataFrame(data, schema=specs[name].schema).write.format("delta").mode("append") \
@@ -69,8 +67,7 @@ def _old_and_new(spark, settings: Settings) -> None:  # noqa: ANN001
 def _online(client: redis.Redis) -> None:
     """Feast's hash per pitcher (only its timestamp field matters here), the roster, outing lists: 30 days."""
     from feature_repo.feature_views import view_name
-    from readiness_platform.feature_store import (EPISODE_ACKS_KEY, EPISODE_TIMES_KEY, EPISODES_KEY, ROSTER_KEY,
-                                                  outing_key)
+    from readiness_platform.feature_store import ROSTER_KEY, outing_key
     from readiness_platform.online import RedisOnlineReader
 
     reader = RedisOnlineReader(client)
@@ -81,10 +78,6 @@ def _online(client: redis.Redis) -> None:
         client.hset(reader.key(pid), mapping={f"_ts:{view_name('v1')}": ts.SerializeToString()})
         client.zadd(ROSTER_KEY, {str(pid): at.timestamp()})
         client.rpush(outing_key("v1", pid), json.dumps({"t": at.timestamp(), "readiness": 80.0}))
-        episode = f"pitcher/v1/{pid}/1/1-1-1"  # the stream keeps them by the feed time of their last transition
-        client.hset(EPISODES_KEY, episode, json.dumps({"episode_id": episode, "pitcher_id": pid}))
-        client.zadd(EPISODE_TIMES_KEY, {episode: at.timestamp()})
-        client.hset(EPISODE_ACKS_KEY, episode, json.dumps({"by": "rk_00000000", "at": at.isoformat()}))
 
 
 def _postgres(url: str) -> None:
@@ -115,9 +108,8 @@ def test_retention_removes_what_is_past_its_window_and_keeps_the_rest(spark, tmp
 
     dry = apply_retention(settings, as_of=AS_OF, dry_run=True, spark=spark, redis_client=client)
     found = {p.place: p.found for p in dry.places}
-    expected = ["delta pitches", "delta quarantine", "delta alert_episodes", "landing archive", "reports",
-                "online store (feast)", "redis roster", "redis outing lists", "redis alert episodes",
-                "postgres baselines", "postgres api_audit"]
+    expected = ["delta pitches", "delta quarantine", "landing archive", "reports", "online store (feast)",
+                "redis roster", "redis outing lists", "postgres baselines", "postgres api_audit"]
     assert found == dict.fromkeys(expected, 1)  # one of each past its window; tables that do not exist are not listed
     assert len(DeltaTable(settings.tables.pitches).history()) == 2  # nothing written by a dry run
 
@@ -131,7 +123,7 @@ def test_retention_removes_what_is_past_its_window_and_keeps_the_rest(spark, tmp
             run_config={"ops": {"enforce_retention": {"config": {"as_of": AS_OF.isoformat()}}}})
     assert result.success
     assert result.output_for_node("enforce_retention") == sum(p.found for p in dry.places)
-    for name in ("pitches", "quarantine", "alert_episodes"):
+    for name in ("pitches", "quarantine"):
         table = DeltaTable(settings.tables.path(name))
         kept = table.to_pyarrow_table().to_pylist()
         assert len(kept) == 1, name
@@ -147,10 +139,6 @@ def test_retention_removes_what_is_past_its_window_and_keeps_the_rest(spark, tmp
     assert [m.decode() for m in client.zrange("readiness:roster", 0, -1)] == [str(NEW_PITCHER)]
     assert sorted(k.decode() for k in client.scan_iter(match="readiness:outing:*")) == \
         [f"readiness:outing:v1:{NEW_PITCHER}"]
-    kept = f"pitcher/v1/{NEW_PITCHER}/1/1-1-1"
-    assert [k.decode() for k in client.hkeys("readiness:episodes")] == [kept]
-    assert [k.decode() for k in client.zrange("readiness:episodes:by_time", 0, -1)] == [kept]
-    assert [k.decode() for k in client.hkeys("readiness:episodes:acks")] == [kept]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("select season from baselines").fetchall() == [(2021,)]
         assert conn.execute("select count(*) from api_audit").fetchone()[0] == 1

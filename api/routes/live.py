@@ -11,11 +11,6 @@ behind is closed with code 4008 and reconnects for a fresh snapshot. A key that 
 closed with code 4401; a key sees only its pitchers here as everywhere. Every HEARTBEAT_S the server also sends a
 `heartbeat` with the feed's lag and which of the key's pitchers are stale, so a stalled feed turns the
 dashboard stale without any update (and a revoked key is closed even when nothing is pitched).
-
-Alert episodes (docs/alerts.md): the snapshot carries `episodes`, those GET /api/alerts lists for the key;
-then an `episode` message is pushed per transition the stream writes (`event`: opened, escalated or
-closed) and per acknowledgement (`event`: acknowledged), with the `episode` as GET /api/alerts shows it and
-the write's `source`. Only episodes of the served model version and of pitchers the key may see are pushed.
 """
 
 from __future__ import annotations
@@ -32,9 +27,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import authenticate
 from api.keys import AuthError, Principal, key_id_of
-from api.routes.pitchers import episode_body, readiness_body
+from api.routes.pitchers import readiness_body
 from api.services import Services
-from readiness_platform.feature_store import EPISODE_ACKS_KEY, updates_channel
+from readiness_platform.feature_store import updates_channel
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger("readiness.api.live")
@@ -96,8 +91,7 @@ class Broadcaster:
                     backoff = 0.5
                     async for message in pubsub.listen():
                         if message["type"] == "message" and self.clients:
-                            data = json.loads(message["data"])
-                            await (self._fan_out_episodes(data) if "episodes" in data else self._fan_out(data))
+                            await self._fan_out(json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as e:
@@ -120,24 +114,6 @@ class Broadcaster:
             mine = [body for pid, body in bodies.items() if client.who.can_see(pid)]
             if mine:
                 _offer(client, f'{head[:-1]}, "pitchers": [{", ".join(mine)}]}}', len(mine))
-
-
-    async def _fan_out_episodes(self, message: dict) -> None:
-        """An `episode` message per transition (or acknowledgement) to each client that may see the pitcher."""
-        version = self.services.versions.get()
-        wanted = [e for e in message["episodes"] if e["model_version"] == version
-                  and any(c.who.can_see(e["pitcher_id"]) for c in self.clients)]
-        if not wanted:
-            return
-        acks = await run_in_threadpool(self.services.redis.hmget, EPISODE_ACKS_KEY, [e["episode_id"] for e in wanted])
-        texts = [(e["pitcher_id"], json.dumps({
-            "type": "episode", "event": message.get("event") or e["event"], "source": message.get("source"),
-            "episode": episode_body(e, json.loads(ack) if ack else None).model_dump(mode="json")}))
-            for e, ack in zip(wanted, acks)]
-        for client in list(self.clients):
-            for pitcher, text in texts:
-                if client.who.can_see(pitcher):
-                    _offer(client, text, 0)
 
 
 def _offer(client: Client, text: str, updates: int) -> None:
@@ -179,12 +155,9 @@ async def live(ws: WebSocket) -> None:
         version = services.versions.get()
         rows = services.read([p for p in services.roster() if who.can_see(p)], version)
         feed = services.feed()
-        episodes = [episode_body(e, ack).model_dump(mode="json") for e, ack in services.episodes(version)
-                    if who.can_see(e["pitcher_id"])]
         return {"type": "snapshot", "model_version": version, "stale_after_s": services.settings.stale_after_seconds,
                 "pitchers": [readiness_body(services, r, feed, outing=True).model_dump(mode="json")
-                             for _, r in sorted(rows.items())],
-                "episodes": sorted(episodes, key=lambda e: e["last_transition_at"], reverse=True)}
+                             for _, r in sorted(rows.items())]}
 
     try:
         await ws.send_json(await run_in_threadpool(snapshot))

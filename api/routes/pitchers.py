@@ -1,22 +1,18 @@
-"""Pitchers: the roster with current status, one pitcher's readiness, the alert episodes and their
-acknowledgement.
+"""Pitchers: the roster with current status, one pitcher's readiness, the alert feed.
 
 A key sees only the pitchers it is granted: others are left out of lists and answered exactly as an
-unknown pitcher is (404), so a key cannot learn who else is tracked. The same holds for an alert episode:
-one of a pitcher the key may not see is answered as an unknown episode.
+unknown pitcher is (404), so a key cannot learn who else is tracked.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from api.deps import PrincipalDep, ServicesDep
-from api.schemas import AlertEpisode, Alerts, Freshness, Indices, PitcherReadiness, PitcherSummary, Roster
+from api.schemas import Alert, Alerts, Freshness, Indices, PitcherReadiness, PitcherSummary, Roster
 from api.services import Feed, Services
-from readiness_platform.feature_store import RECENT_EPISODE_HOURS
 from readiness_platform.online import OnlineRow
 
 router = APIRouter(prefix="/api", tags=["pitchers"])
@@ -81,42 +77,15 @@ def readiness_body(services: Services, row: OnlineRow, feed: Feed, outing: bool 
     )
 
 
-def episode_body(stored: dict, ack: dict | None) -> AlertEpisode:
-    """A stored episode (feature_store.episode_json) and its acknowledgement as the API shows it."""
-    return AlertEpisode(
-        episode_id=stored["episode_id"], pitcher_id=stored["pitcher_id"], game_pk=stored["game_pk"],
-        model_version=stored["model_version"], level=stored["level"], reasons=stored["reasons"],
-        status=stored["status"], last_event=stored["event"], opened_at=stored["opened_at"],
-        opened_pitch=stored["opened_pitch"], escalated_at=stored["escalated_at"], closed_at=stored["closed_at"],
-        last_transition_at=stored["last_transition_at"], pitches=stored["pitches"],
-        acknowledged_by=ack["by"] if ack else None, acknowledged_at=ack["at"] if ack else None)
-
-
 @router.get("/alerts", response_model=Alerts)
 def list_alerts(services: ServicesDep, who: PrincipalDep) -> Alerts:
-    """Alert episodes of the pitchers this key may see: open ones first (critical first), then the recent."""
+    """Pitchers this key may see whose alert level is warning or critical, most severe first."""
     version = services.versions.get()
-    shown = [episode_body(e, ack) for e, ack in services.episodes(version) if who.can_see(e["pitcher_id"])]
-    shown.sort(key=lambda e: e.last_transition_at, reverse=True)
-    shown.sort(key=lambda e: (e.status != "open", e.level != "critical"))  # stable: newest first within
-    return Alerts(model_version=version, recent_hours=RECENT_EPISODE_HOURS, episodes=shown)
-
-
-EPISODE_ID = Path(max_length=200, pattern=r"^pitcher/[A-Za-z0-9_.-]{1,32}/[0-9]{1,19}/[0-9]{1,19}/[0-9]{1,19}-[0-9]{1,9}-[0-9]{1,9}$",
-                  description="Id of the episode, as GET /api/alerts lists it.")
-
-
-@router.post("/alerts/{episode_id:path}/ack", response_model=AlertEpisode)
-async def acknowledge_alert(request: Request, services: ServicesDep, who: PrincipalDep,
-                            episode_id: str = EPISODE_ID) -> AlertEpisode:
-    """Acknowledge an alert episode (operators and admins, for the pitchers they may see); the first stands."""
-    who.require_acknowledge()  # NotPermitted -> 403, before anything is looked up
-    found = await run_in_threadpool(services.episode, episode_id)
-    if found is not None:
-        request.state.audit_pitcher = found[0]["pitcher_id"]  # the audit row names the pitcher, as elsewhere
-    if found is None or not who.can_see(found[0]["pitcher_id"]):
-        raise HTTPException(404, f"no alert episode {episode_id!r}: GET /api/alerts lists the open and recent ones")
-    ack = await run_in_threadpool(services.acknowledge, found[0], who.key_id)
-    if ack is None:  # the stream dropped it in between (a day of feed time after its last transition)
-        raise HTTPException(404, f"no alert episode {episode_id!r}: GET /api/alerts lists the open and recent ones")
-    return episode_body(found[0], ack)
+    rows, feed = services.read(_visible(services, who), version), services.feed()
+    severity = {"critical": 0, "warning": 1}
+    alerts = [Alert(pitcher_id=p, alert_level=r.features["alert_level"], alert_reasons=r.features["alert_reasons"] or [],
+                    readiness=r.features["readiness"], event_time=r.event_time,
+                    stale=freshness(r, feed, services).stale)
+              for p, r in rows.items() if r.features["alert_level"] in severity]
+    return Alerts(model_version=version,
+                  alerts=sorted(alerts, key=lambda a: (severity[a.alert_level], a.readiness or 0.0)))

@@ -75,11 +75,6 @@ class State:
     clear_run: int = 0
 
 
-def pitcher_subject(model_version: str, pitcher_id: int, game_pk: int) -> str:
-    """The subject of a pitcher's episodes: his pitches of one game under one model version."""
-    return f"pitcher/{model_version}/{pitcher_id}/{game_pk}"
-
-
 def pitcher_step(at: datetime, pitch: tuple[int, int, int], alert: Alert, readiness: float) -> Step:
     """A pitch as a step of the pitcher's episodes: clear when nothing alerts and readiness is well above 80."""
     return Step(at, pitch, alert, alert.level == "ok" and readiness >= WARNING["readiness_below"] + READINESS_MARGIN)
@@ -101,17 +96,11 @@ def _merge(reasons: tuple[str, ...], new: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def idle(state: State, level: str) -> bool:
-    """Whether a step at `level` leaves `state` as it is and tells nobody anything: no episode is open and
-    nothing alerts (what most pitches are; the stream skips building their steps)."""
-    return state.episode is None and level == "ok"
-
-
 def advance(subject: str, state: State, step: Step) -> tuple[State, Transition | None]:
     """The state after `step`, and the transition it made (None: nothing a person needs to hear)."""
     ep = state.episode
     if ep is None:
-        if idle(state, step.alert.level):
+        if step.alert.level == "ok":
             return state, None
         ep = Episode(f"{subject}/{'-'.join(map(str, step.pitch))}", subject, "open", step.alert.level, step.at,
                      step.pitch, None, None, None, step.at, 1, step.alert.reasons)

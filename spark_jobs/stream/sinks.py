@@ -10,8 +10,6 @@ arrival of each valid event) and `features` (the pitchers' state: provisional an
   - silver `pitch_features`: the final feature rows, scored for every model version;
   - gold `pitcher_readiness`: each pitcher's latest row per version, provisional ones included, so a
     pitch updates its pitcher's readiness in the micro-batch it arrives in;
-  - `alert_episodes`: the transitions (opened, escalated, closed) of the pitchers' alert episodes that the
-    final rows make, folded per (pitcher, game, model version) with domain.episodes.advance (EpisodeCache);
   - one `stream_metrics` row (by a MetricsCommitter, after the micro-batch: see there).
 Appends are exactly once (lakehouse.append_once); gold is rewritten whole (idempotent, it is one row per
 pitcher and version). Every figure is computed from the batch itself, so a batch replayed after a crash
@@ -33,7 +31,7 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import numpy as np
 import pyarrow as pa
@@ -41,10 +39,6 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
 from readiness_platform.checkpoint import BatchInfo, batch_info, query_id
-from readiness_platform.domain.alerts import Alert
-from readiness_platform.domain.episodes import (State, Step, Transition, advance, episodes, idle, pitcher_step,
-                                                pitcher_subject)
-from readiness_platform.domain.features import GAME_STATE_HOURS
 from readiness_platform.feature_store import OnlinePublisher, batch_source
 from readiness_platform.lakehouse import Commit, append_once, arrow_schema, overwrite, rs_uri, table_specs
 from readiness_platform.model_registry import ServedBy
@@ -168,145 +162,17 @@ class GoldCache:
         return list(changed.values())
 
 
-Subject = tuple[int, int, str]  # (pitcher_id, game_pk, model_version): one pitcher's episodes in one game
-EPISODE_COLUMNS = ["pitcher_id", "game_pk", "game_date", "model_version", "at_bat_number", "pitch_number",
-                   "event_time", "alert_level", "alert_reasons", "readiness"]
-
-
-def _pitch_order(r: dict) -> tuple:
-    return (r["model_version"], r["pitcher_id"], r["game_pk"], r["at_bat_number"], r["pitch_number"])
-
-
-def episode_step(r: dict) -> Step:
-    """A final row (pitch_features columns) as a step of its pitcher's episodes."""
-    return pitcher_step(r["event_time"], (r["game_pk"], r["at_bat_number"], r["pitch_number"]),
-                        Alert(r["alert_level"], tuple(r["alert_reasons"] or ())), r["readiness"])
-
-
-class EpisodeCache:
-    """The episode state (domain.episodes.State) of each pitcher in each game under each model version, fed
-    each micro-batch's final rows in pitch order; what `advance` returns is what `alert_episodes` gets.
-
-    A game is kept while it is in play: until GAME_STATE_HOURS of feed time pass after its newest final row
-    (the pitchers' state forgets a game's pitches after as long). After a restart, or when a micro-batch
-    comes again (a replay after a failure: its rows were folded already), the state is rebuilt for that
-    micro-batch: silver's final rows of the stream's earlier micro-batches (same run, lineage batch before
-    it) of the games still in play then, folded with `episodes` in pitch order. That is the state an
-    uninterrupted run had before the micro-batch, so a replayed micro-batch makes exactly the transitions
-    it made the first time. Rows a batch job merged into silver (late-data reprocessing; null lineage batch)
-    replace the stream's own: they are folded too, so a restart after such a merge resumes from the
-    corrected rows of the game.
-    """
-
-    def __init__(self) -> None:
-        self.states: dict[Subject, State] = {}
-        self.game_last: dict[int, datetime] = {}  # newest final row of each game in play
-        self.newest: datetime | None = None
-        self.run: tuple[str, str] | None = None  # (tables root, stream run) the state belongs to
-        self.batch = -1  # the last micro-batch folded
-
-    def prepare(self, spark: SparkSession, tables: Tables, app_id: str, batch_id: int,
-                newest_date=None) -> None:  # noqa: ANN001 - a date: silver's partitions before it are not read
-        """Rebuild the state for micro-batch `batch_id` unless it is the one the cache is at."""
-        if self.run == (tables.root, app_id) and batch_id > self.batch:
-            return
-        from pyspark.sql import functions as F
-
-        silver = spark.read.format("delta").load(tables.pitch_features)
-        earlier = ((F.col("ingest_app_id") == app_id) & (F.col("ingest_batch_id") < batch_id)) \
-            | F.col("ingest_batch_id").isNull()
-        if newest_date is not None:  # a game in play started at most a day before the newest pitch's
-            earlier = earlier & (F.col("game_date") >= F.lit(newest_date - timedelta(days=1)))
-        rows = [r.asDict() for r in silver.where(earlier).select(*EPISODE_COLUMNS).collect()]
-        self.states, self.game_last, self.newest = {}, {}, None
-        self._track(rows)
-        by_subject: dict[Subject, list[dict]] = {}
-        for r in sorted((r for r in rows if r["game_pk"] in self.game_last), key=_pitch_order):
-            by_subject.setdefault((r["pitcher_id"], r["game_pk"], r["model_version"]), []).append(r)
-        for (pid, game, version), steps in by_subject.items():
-            _, self.states[(pid, game, version)] = episodes(pitcher_subject(version, pid, game),
-                                                           map(episode_step, steps))
-        self.run, self.batch = (tables.root, app_id), batch_id - 1
-
-    def _track(self, rows: list[dict]) -> None:
-        """Note the rows' games and times; forget the games GAME_STATE_HOURS quiet behind the newest row."""
-        for r in rows:
-            t = r["event_time"]
-            if self.newest is None or t > self.newest:
-                self.newest = t
-            if r["game_pk"] not in self.game_last or t > self.game_last[r["game_pk"]]:
-                self.game_last[r["game_pk"]] = t
-        if self.newest is None:
-            return
-        cutoff = self.newest - timedelta(hours=GAME_STATE_HOURS)
-        over = {g for g, t in self.game_last.items() if t < cutoff}
-        if over:
-            self.game_last = {g: t for g, t in self.game_last.items() if g not in over}
-            self.states = {k: v for k, v in self.states.items() if k[1] not in over}
-
-    def advance(self, final: list[dict], batch_id: int) -> list[tuple[Transition, dict]]:
-        """Fold a micro-batch's final rows; each transition with the row (pitch) that made it."""
-        out, none = [], State()
-        for r in sorted(final, key=_pitch_order):
-            key = (r["pitcher_id"], r["game_pk"], r["model_version"])
-            state = self.states.get(key, none)
-            if idle(state, r["alert_level"]):  # most pitches: no step object built (measured 3 -> 0.6 us a row)
-                continue
-            self.states[key], change = advance(pitcher_subject(r["model_version"], r["pitcher_id"], r["game_pk"]),
-                                               state, episode_step(r))
-            if change is not None:
-                out.append((change, r))
-        self._track(final)
-        self.batch = batch_id
-        return out
-
-
-def episode_rows(transitions: list[tuple[Transition, dict]], app_id: str, batch_id: int,
-                 recorded_at: datetime) -> list[dict]:
-    """Transitions as rows of `alert_episodes`."""
-    out = []
-    for t, r in transitions:
-        ep = t.episode
-        out.append({
-            "episode_id": ep.episode_id, "event": t.event, "subject_kind": "pitcher", "pitcher_id": r["pitcher_id"],
-            "game_pk": r["game_pk"], "game_date": r["game_date"], "model_version": r["model_version"],
-            "level": ep.level, "reasons": list(ep.reasons), "status": ep.status, "opened_at": ep.opened_at,
-            "opened_at_bat_number": ep.opened_pitch[1], "opened_pitch_number": ep.opened_pitch[2],
-            "escalated_at": ep.escalated_at, "event_time": t.at, "at_bat_number": t.pitch[1],
-            "pitch_number": t.pitch[2], "pitches": ep.steps, "recorded_at": recorded_at,
-            "ingest_app_id": app_id, "ingest_batch_id": batch_id,
-        })
-    return out
-
-
 _caches_lock = threading.Lock()
 _context = ContextCache()
 _gold = GoldCache()
-_episodes = EpisodeCache()
 _scores: dict = {}  # provisional scores by pitch, for its final row (transforms.features.score_rows)
 
 
 def forget_caches() -> None:
     """As a restart would: the next batch rebuilds the caches from Delta."""
-    global _context, _gold, _episodes, _scores
+    global _context, _gold, _scores
     with _caches_lock:
-        _context, _gold, _episodes, _scores = ContextCache(), GoldCache(), EpisodeCache(), {}
-
-
-def alert_episode_rows(spark: SparkSession, tables: Tables, app_id: str, batch_id: int, final: list[dict]) -> list[dict]:
-    """The `alert_episodes` rows of a micro-batch's final rows: the transitions they make from the state
-    the stream's earlier micro-batches left (EpisodeCache: rebuilt from silver after a restart, or when a
-    micro-batch comes again)."""
-    with _caches_lock:
-        _episodes.prepare(spark, tables, app_id, batch_id, max((r["game_date"] for r in _gold.rows.values()), default=None))
-        transitions = _episodes.advance(final, batch_id)
-    return episode_rows(transitions, app_id, batch_id, datetime.now(timezone.utc).replace(tzinfo=None))
-
-
-def write_episodes(rows: list[dict], tables: Tables, app_id: str, batch_id: int) -> Commit:
-    """Append a micro-batch's episode transitions to `alert_episodes`, exactly once."""
-    return append_once(pa.Table.from_pylist(rows, schema=arrow_schema("alert_episodes")), tables.alert_episodes,
-                       app_id, batch_id)
+        _context, _gold, _scores = ContextCache(), GoldCache(), {}
 
 
 @dataclass(frozen=True)
@@ -357,18 +223,7 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
     silver = table_specs()["pitch_features"]
     lineage = {"ingest_app_id": app_id, "ingest_batch_id": info.batch_id}
     final = [{**r, **lineage} for r in rows if r["is_final"]]
-
-    def episodes() -> int:
-        """The batch's episode transitions: to Redis after the batch's online write (in its background
-        thread), to Delta here; a few rows, in the micro-batches that make a transition."""
-        rows = alert_episode_rows(spark, tables, app_id, info.batch_id, final)
-        if rows:
-            if online is not None:
-                online.submit_episodes(rows, source=batch_source(app_id, info.batch_id))
-            write_episodes(rows, tables, app_id, info.batch_id)
-        return len(rows)
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         silver_done = (pool.submit(lambda: append_once(pa.Table.from_pylist(final, schema=arrow_schema("pitch_features")),
                                                        tables.pitch_features, app_id, info.batch_id, silver.partition_by))
                        if final else None)
@@ -376,14 +231,9 @@ def write_features(spark: SparkSession, batch: pa.Table, tables: Tables, info: B
         gold_done = (pool.submit(lambda: overwrite(pa.Table.from_pylist(gold_rows, schema=arrow_schema("pitcher_readiness")),
                                                    tables.pitcher_readiness))
                      if changed else None)
-        # beside silver and gold, not before them: the fold costs ~0.6 us a final row with no episode open
-        # and nothing alerting, ~8 us one inside an open episode (measured on 8,000 rows)
-        episodes_done = pool.submit(episodes) if final else None
         gold_at = gold_done.result() if gold_done is not None else None
         if silver_done is not None:
             silver_done.result()
-        if episodes_done is not None:
-            episodes_done.result()
     finished = time.time()
     log.debug("batch %d features: %d scored %.2fs, handed to the online writer %.2fs, gold %s, "
               "silver and gold written %.2fs",

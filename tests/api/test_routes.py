@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.keys import KeyStore
 from api.main import create_app
 from readiness_platform import deployments
-from readiness_platform.feature_store import EPISODES_KEY, announce_episodes, apply_repo, episode_json, write_online
+from readiness_platform.feature_store import apply_repo, write_online
 from readiness_platform.settings import Settings, get_settings
 
 pytestmark = pytest.mark.services
@@ -38,20 +38,6 @@ def scored_row(pitcher: int, version: str, pitch: int, readiness: float, alert: 
             "is_final": final}
 
 
-def episode_row(pitcher: int, version: str, event: str, pitch: int, level: str = "warning", opened: int = 1,
-                escalated: int | None = None, game: int = 631377) -> dict:
-    """A row of Delta alert_episodes as the stream writes it (spark_jobs.stream.sinks.episode_rows)."""
-    at = T0 + timedelta(seconds=20 * pitch)
-    return {"episode_id": f"pitcher/{version}/{pitcher}/{game}/{game}-{opened // 4 + 1}-{opened % 4 + 1}",
-            "event": event, "subject_kind": "pitcher", "pitcher_id": pitcher, "game_pk": game,
-            "game_date": T0.date(), "model_version": version, "level": level, "reasons": ["readiness 74.0 < 80"],
-            "status": "closed" if event == "closed" else "open", "opened_at": T0 + timedelta(seconds=20 * opened),
-            "opened_at_bat_number": opened // 4 + 1, "opened_pitch_number": opened % 4 + 1,
-            "escalated_at": T0 + timedelta(seconds=20 * escalated) if escalated else None, "event_time": at,
-            "at_bat_number": pitch // 4 + 1, "pitch_number": pitch % 4 + 1, "pitches": pitch - opened + 1,
-            "recorded_at": datetime(2026, 1, 1), "ingest_app_id": "stream-q1", "ingest_batch_id": 7}
-
-
 @pytest.fixture
 def api_settings(tmp_path, pg_url) -> Settings:  # noqa: ANN001
     client = redis.Redis.from_url(REDIS_DB)
@@ -63,16 +49,6 @@ def api_settings(tmp_path, pg_url) -> Settings:  # noqa: ANN001
             for p in (1, 2, 3, 4) for v in ("v1", "v2") for n in (1, 2, 3)]
     for n in (1, 2, 3):
         write_online(settings, [r for r in rows if r["pitch_count_game"] == n], client)
-    # alert episodes: pitcher 3's open and critical, pitcher 1's closed, and v2's, which v1 (served) does not
-    # list; a day-old one of pitcher 1 (another game) is dropped by the stream's store as it announces them
-    old = [{**episode_row(1, "v1", "closed", 5, game=631000), "event_time": T0 - timedelta(hours=25)}]
-    announce_episodes(client, old + [episode_row(3, "v1", "opened", 1), episode_row(3, "v1", "escalated", 2,
-                                                                                        level="critical", escalated=2),
-                                     episode_row(1, "v1", "opened", 1), episode_row(1, "v1", "closed", 3),
-                                     episode_row(3, "v2", "opened", 1)], source="stream-q1/7")
-    # and one left open 25 h of feed time before the newest pitch, still in the store: the API leaves it out
-    stale = {**episode_row(2, "v1", "opened", 1, game=631001), "event_time": T0 - timedelta(hours=25)}
-    client.hset(EPISODES_KEY, stale["episode_id"], json.dumps(episode_json(stale)))
     return settings
 
 
@@ -122,12 +98,10 @@ def test_authorization_matrix_over_every_route(client, keys, role, visible):
     for p in (1, 2, 3, 4):
         assert get(client, f"/api/pitchers/{p}/readiness", token).status_code == (200 if p in visible else 404)
     assert {p["pitcher_id"] for p in get(client, "/api/pitchers", token).json()["pitchers"]} == visible
-    assert {a["pitcher_id"] for a in get(client, "/api/alerts", token).json()["episodes"]} == visible & {1, 3}
+    assert {a["pitcher_id"] for a in get(client, "/api/alerts", token).json()["alerts"]} == visible & {3}
     with client.websocket_connect("/api/live") as ws:
         ws.send_text(json.dumps({"type": "auth", "token": token}))
-        snapshot = ws.receive_json()
-        assert {p["pitcher_id"] for p in snapshot["pitchers"]} == visible
-        assert {e["pitcher_id"] for e in snapshot["episodes"]} == visible & {1, 3}
+        assert {p["pitcher_id"] for p in ws.receive_json()["pitchers"]} == visible
 
 
 def test_missing_bad_expired_and_revoked_keys_are_401(client, keys, api_settings):
@@ -236,75 +210,6 @@ def test_a_websocket_client_too_far_behind_is_closed_4008_to_resync(client, keys
             while True:
                 assert ws.receive_json()["type"] == "updates"
     assert closed.value.code == 4008
-
-
-def test_alerts_are_the_open_and_recent_episodes_of_the_served_version_open_and_critical_first(client, keys):
-    r = get(client, "/api/alerts", keys["admin"])
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert body["model_version"] == "v1" and body["recent_hours"] == 24.0
-    assert [(e["pitcher_id"], e["status"], e["level"], e["last_event"]) for e in body["episodes"]] == [
-        (3, "open", "critical", "escalated"), (1, "closed", "warning", "closed")]  # one entry an episode
-    critical, closed = body["episodes"]
-    assert critical["episode_id"] == "pitcher/v1/3/631377/631377-1-2"
-    assert critical["opened_at"].startswith("2020-09-03T23:10:20") and critical["opened_pitch"] == [1, 2]
-    assert critical["escalated_at"].startswith("2020-09-03T23:10:40") and critical["closed_at"] is None
-    assert critical["reasons"] == ["readiness 74.0 < 80"] and critical["pitches"] == 2
-    assert critical["acknowledged_by"] is None and critical["acknowledged_at"] is None
-    assert closed["closed_at"].startswith("2020-09-03T23:11:00") and closed["pitches"] == 3
-
-
-def test_acknowledging_an_episode_needs_an_operator_and_a_pitcher_it_may_see(client, keys):
-    mine, theirs = "pitcher/v1/3/631377/631377-1-2", "pitcher/v1/1/631377/631377-1-2"
-
-    def ack(episode_id: str, key: str):  # noqa: ANN202
-        return client.post(f"/api/alerts/{episode_id}/ack", headers={"X-API-Key": keys[key]})
-
-    r = ack(mine, "viewer")
-    assert r.status_code == 403 and "operator" in r.json()["detail"]
-    unknown, hidden = ack("pitcher/v1/3/631377/631377-9-9", "operator"), ack(theirs, "operator")
-    assert unknown.status_code == hidden.status_code == 404  # another pitcher's episode: as an unknown one
-    assert unknown.json()["detail"].replace("3/631377/631377-9-9", "N") == hidden.json()["detail"].replace(
-        "1/631377/631377-1-2", "N")
-    bad = ack("pitcher/v1/not-an-id", "operator")
-    assert bad.status_code == 422 and "episode_id" in bad.json()["detail"]
-    r = ack(mine, "operator")
-    assert r.status_code == 200, r.text
-    operator = keys["operator"].split(".")[0]
-    assert r.json()["acknowledged_by"] == operator and r.json()["episode_id"] == mine
-    again = ack(mine, "admin")  # the first acknowledgement stands
-    assert again.status_code == 200 and again.json()["acknowledged_by"] == operator
-    assert again.json()["acknowledged_at"] == r.json()["acknowledged_at"]
-    listed = {e["episode_id"]: e for e in get(client, "/api/alerts", keys["admin"]).json()["episodes"]}
-    assert listed[mine]["acknowledged_by"] == operator and listed[theirs]["acknowledged_by"] is None
-    audit = client.app.state.services.audit
-    audit.flush()
-    seen = {(r.key_id, r.route, r.pitcher_id, r.outcome, r.status) for r in audit.recent(20)}
-    route = "/api/alerts/{episode_id:path}/ack"
-    assert (operator, route, 3, "ok", 200) in seen and (operator, route, 1, "not_found", 404) in seen
-    assert (keys["viewer"].split(".")[0], route, None, "denied", 403) in seen
-
-
-def test_websocket_pushes_each_episode_transition_to_the_keys_that_may_see_the_pitcher(client, keys, api_settings):
-    with client.websocket_connect("/api/live") as viewer, client.websocket_connect("/api/live") as admin:
-        for ws, key in ((viewer, "viewer"), (admin, "admin")):
-            ws.send_text(json.dumps({"type": "auth", "token": keys[key]}))
-            assert ws.receive_json()["type"] == "snapshot"
-        announce_episodes(redis.Redis.from_url(REDIS_DB), [
-            episode_row(3, "v1", "closed", 9, level="critical", escalated=2),
-            episode_row(2, "v2", "opened", 4),  # not the served version: not pushed
-            episode_row(2, "v1", "opened", 4)], source="stream-q1/8")
-        seen = viewer.receive_json()
-        assert (seen["type"], seen["event"], seen["source"]) == ("episode", "opened", "stream-q1/8")
-        assert seen["episode"]["episode_id"] == "pitcher/v1/2/631377/631377-1-2"
-        assert seen["episode"]["status"] == "open" and seen["episode"]["model_version"] == "v1"
-        everyone = [admin.receive_json() for _ in range(2)]
-        assert [(m["event"], m["episode"]["pitcher_id"]) for m in everyone] == [("closed", 3), ("opened", 2)]
-        # an operator's acknowledgement reaches the dashboards that show the episode, not the others
-        client.post("/api/alerts/pitcher/v1/2/631377/631377-1-2/ack", headers={"X-API-Key": keys["admin"]})
-        acked = viewer.receive_json()
-        assert acked["event"] == "acknowledged" and acked["episode"]["acknowledged_by"] == keys["admin"].split(".")[0]
-        assert admin.receive_json()["event"] == "acknowledged"
 
 
 def test_websocket_without_a_valid_key_is_closed_4401(client):

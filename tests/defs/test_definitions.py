@@ -12,7 +12,7 @@ def test_the_workspace_entry_point_loads(settings):
     loaded = defs()
     repo = loaded.get_repository_def()
     assets = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    assert {"pitches", "pitch_features", "pitcher_readiness", "alert_episodes", "quarantine", "stream_metrics",
+    assert {"pitches", "pitch_features", "pitcher_readiness", "quarantine", "stream_metrics",
             "seasonal_baselines"} <= assets
     assert {"recalibration", "nightly_baselines"} <= {j.name for j in repo.get_all_jobs()}
     assert {"calibration_sensor", "stream_tables_observer", "stream_freshness_sensor"} <= \

@@ -165,46 +165,6 @@ def test_exporter_exposes_the_stream_tables_rows(lakehouse: Tables, tmp_path: Pa
     assert value(m, "readiness_exporter_errors_total", source="stream_metrics") == 0
 
 
-def transition(episode: str, event: str, pitcher_id: int, version: str, level: str, opened_at: datetime,
-               at: datetime, recorded_at: datetime) -> dict:
-    """A row of alert_episodes as the stream writes it (one per transition)."""
-    return {"episode_id": episode, "event": event, "subject_kind": "pitcher", "pitcher_id": pitcher_id, "game_pk": 7,
-            "game_date": at.date(), "model_version": version, "level": level, "reasons": ["readiness 70.0 < 80"],
-            "status": "closed" if event == "closed" else "open", "opened_at": opened_at, "opened_at_bat_number": 1,
-            "opened_pitch_number": 1, "event_time": at, "at_bat_number": 2, "pitch_number": 1, "pitches": 3,
-            "recorded_at": recorded_at, "ingest_app_id": "stream-test", "ingest_batch_id": 1}
-
-
-def test_exporter_counts_open_episodes_and_serves_one_series_per_open_episode(tmp_path: Path) -> None:
-    tables = Tables(str(tmp_path / "lakehouse"))
-    recent, old = NOW - timedelta(minutes=1), NOW - timedelta(days=3)
-    append(tables, "alert_episodes", [
-        transition("e1", "opened", 1, "v1", "warning", T0, T0, recent),  # then escalated: open, critical
-        transition("e2", "opened", 2, "v1", "warning", T0, T0, recent),  # then closed
-        transition("e3", "opened", 1, "v2", "warning", T0, T0, recent),  # open, warning
-        transition("e4", "opened", 3, "v1", "critical", T0 - timedelta(days=3), T0 - timedelta(days=3), old)])
-    append(tables, "alert_episodes", [  # a later micro-batch
-        transition("e1", "escalated", 1, "v1", "critical", T0, T0 + timedelta(minutes=1), recent),
-        transition("e2", "closed", 2, "v1", "warning", T0, T0 + timedelta(minutes=2), recent)])
-    collector = LakehouseCollector(tables, active_hours=6, now=NOW.timestamp)
-    collector.refresh()
-    m = scrape(collector)
-    open_ = "readiness_alert_episodes_open"
-    assert value(m, open_, model_version="v1", level="critical") == 1  # e4 was left open 3 days ago: not now
-    assert value(m, open_, model_version="v1", level="warning") == 0
-    assert value(m, open_, model_version="v2", level="warning") == 1
-    assert value(m, open_, model_version="v2", level="critical") == 0
-    each = "readiness_alert_episode_opened_timestamp_seconds"
-    assert value(m, each, episode_id="e1", pitcher_id="1", game_pk="7", model_version="v1", level="critical") == \
-        T0.timestamp()
-    assert {dict(k[1])["episode_id"] for k in names(m, each)} == {"e1", "e3"}
-    opened = "readiness_alert_episodes_opened_total"
-    assert value(m, opened, model_version="v1", level="warning") == 2  # e1 and e2, counted once each
-    assert value(m, opened, model_version="v1", level="critical") == 1
-    assert value(m, opened, model_version="v2", level="warning") == 1
-    assert value(m, "readiness_exporter_errors_total", source="alert_episodes") == 0
-
-
 def test_exporter_reads_new_batches_and_keeps_the_last_good_values_on_failure(lakehouse: Tables) -> None:
     collector = LakehouseCollector(lakehouse, now=NOW.timestamp)
     collector.refresh()

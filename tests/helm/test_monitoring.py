@@ -72,23 +72,19 @@ def test_rules_fire_past_each_threshold_and_not_at_it() -> None:
 
 
 def test_staff_thresholds_are_the_domains() -> None:
-    """The thresholds in the rules are readiness_platform/domain/alerts.py's, not copies that drifted; the
-    pitcher alerts fire per open episode at the level the domain gave it (the stream applies the thresholds)."""
-    from readiness_platform.domain.alerts import CRITICAL, LEVELS, WARNING
+    """The thresholds in the rules are readiness_platform/domain/alerts.py's, not copies that drifted."""
+    from readiness_platform.domain.alerts import CRITICAL, WARNING
 
     rules = {r["alert"]: r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r}
-    for alert, level in (("PitcherAlertEpisodeCritical", "critical"), ("PitcherAlertEpisodeWarning", "warning")):
-        expr = " ".join(rules[alert]["expr"].split())
-        assert f'readiness_alert_episode_opened_timestamp_seconds{{level="{level}"}}' in expr and level in LEVELS
-        assert rules[alert]["labels"]["severity"] == level
-    assert not [r for r in rules.values() if "readiness_pitcher_readiness" in r["expr"]
-                or "readiness_pitcher_velocity_delta_mph" in r["expr"]], "a pitcher alert that fires per pitch"
     expected = {
+        "PitcherReadinessCritical": ("readiness_pitcher_readiness <", CRITICAL["readiness_below"], "critical"),
+        "PitcherReadinessWarning": ("readiness_pitcher_readiness <", WARNING["readiness_below"], "warning"),
         "CalibrationConfidenceCritical": ("readiness_calibration_confidence <", CRITICAL["calibration_below"], "critical"),
         "CalibrationConfidenceWarning": ("readiness_calibration_confidence <", WARNING["calibration_below"], "warning"),
         "PitcherLateDataCritical": ("readiness_pitcher_late_fraction >", CRITICAL["late_fraction_above"], "critical"),
         "PitcherLateDataWarning": ("readiness_pitcher_late_fraction >", WARNING["late_fraction_above"], "warning"),
         "FeatureQACritical": ("readiness_feature_qa <", CRITICAL["feature_qa_below"], "critical"),
+        "PitcherVelocityDropWarning": ("readiness_pitcher_velocity_delta_mph <", WARNING["velo_delta_below"], "warning"),
     }
     for alert, (comparison, threshold, severity) in expected.items():
         expr = " ".join(rules[alert]["expr"].split())

@@ -15,7 +15,6 @@ STREAM_TABLES = {
     "stream_metrics": "One row per micro-batch: rows in, duplicates, quarantined, late fraction, latency.",
     "pitch_features": "Silver: one row per pitch per model version - window features, context, scores.",
     "pitcher_readiness": "Gold: each pitcher's latest readiness, fatigue and risk per model version.",
-    "alert_episodes": "Pitcher alert episodes: one row per transition (opened, escalated, closed).",
 }
 
 stream_tables = [
